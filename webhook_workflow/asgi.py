@@ -1,0 +1,180 @@
+"""The ASGI door (ASGI 3, HTTP 2.x, lifespan 2.0): ``WebhookMiddleware(app=None, *, engine)``.
+
+Routes on the path relative to ``root_path`` (as Starlette's ``get_route_path`` does), reads
+streamed bodies counting bytes (413 as soon as the limit is passed, the rest unread), runs
+nothing when the client disconnects before the body is complete, and answers the lifespan
+protocol itself when the wrapped app cannot (Django raises on lifespan).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from multidict import CIMultiDict
+
+from .engine import Engine
+from .gateway import Admission, SyncRun
+from .http.response import CoreResponse, error_response
+
+__all__ = ["WebhookMiddleware"]
+
+logger = logging.getLogger("webhook_workflow")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def route_path(scope: Scope) -> str:
+    """The path relative to the mount point: ``path`` minus ``root_path`` when it holds it."""
+    path: str = scope.get("path") or "/"
+    root: str = scope.get("root_path") or ""
+    if root and path.startswith(root) and (len(path) == len(root) or path[len(root)] == "/"):
+        return path[len(root):] or "/"
+    return path
+
+
+class _Disconnected(Exception):
+    """The client went away before the body was complete."""
+
+
+class WebhookMiddleware:
+    """Serve the engine's webhooks; hand every other path and scope type to ``app``.
+
+    With ``app=None`` it is a standalone ASGI app (404 for other paths, its own lifespan).
+    """
+
+    def __init__(self, app: ASGIApp | None = None, *, engine: Engine) -> None:
+        self.app = app
+        self.engine = engine
+        self.gateway = engine.gateway
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            key = self.gateway.key_of(route_path(scope))
+            if key is not None:
+                await self._http(scope, key, receive, send)
+                return
+            if self.app is None:
+                await _send(send, error_response(404, "not found"))
+                return
+        elif kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        if self.app is None:
+            raise RuntimeError(f"webhook_workflow does not handle ASGI {kind!r} scopes")
+        await self.app(scope, receive, send)
+
+    # -- http -------------------------------------------------------------------------------
+    async def _http(self, scope: Scope, key: str, receive: Receive, send: Send) -> None:
+        try:
+            response = await self._handle(scope, key, receive)
+        except _Disconnected:
+            return
+        except Exception:
+            logger.exception("unexpected error answering %s %s", scope.get("method"),
+                             scope.get("path"))
+            response = error_response(500, "internal error")
+        try:
+            await _send(send, response)
+        except OSError:
+            pass  # the client went away (ASGI 2.4): nothing to tell it
+
+    async def _handle(self, scope: Scope, key: str, receive: Receive) -> CoreResponse:
+        headers: CIMultiDict[str] = CIMultiDict(
+            (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
+        query: bytes = scope.get("query_string") or b""
+        raw_path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "replace")
+        url_length = len(raw_path) + (len(query) + 1 if query else 0)
+        admitted = self.gateway.begin(scope["method"], key, url_length, query, headers)
+        if isinstance(admitted, CoreResponse):
+            return admitted
+        body = await _read_body(receive, admitted)
+        if isinstance(body, CoreResponse):
+            return body
+        result = self.gateway.accept(admitted, body)
+        if isinstance(result, SyncRun):
+            return await result.run_async()
+        return result
+
+    # -- lifespan ---------------------------------------------------------------------------
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            await self._own_lifespan(receive, send, None)
+            return
+        state = {"startup": False, "answered": False}
+
+        async def inner_receive() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                state["startup"] = True
+                self.engine.start()
+            elif message["type"] == "lifespan.shutdown":
+                await asyncio.to_thread(self.engine.close)
+            return message
+
+        async def inner_send(message: Message) -> None:
+            if message["type"].startswith("lifespan.startup."):
+                state["answered"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, inner_receive, inner_send)
+        except Exception:
+            if state["answered"]:
+                raise
+            # The wrapped app does not speak lifespan (Django raises): answer it ourselves.
+            logger.debug("wrapped app refused the lifespan scope; the middleware answers it")
+            await self._own_lifespan(receive, send, "lifespan.startup" if state["startup"]
+                                     else None)
+
+    async def _own_lifespan(self, receive: Receive, send: Send, pending: str | None) -> None:
+        while True:
+            kind = pending or (await receive())["type"]
+            pending = None
+            if kind == "lifespan.startup":
+                try:
+                    self.engine.start()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif kind == "lifespan.shutdown":
+                await asyncio.to_thread(self.engine.close)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _read_body(receive: Receive, admitted: Admission) -> bytes | CoreResponse:
+    parts: list[bytes] = []
+    total = 0
+    limit = admitted.max_body
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.disconnect":
+            raise _Disconnected
+        if kind != "http.request":
+            continue
+        chunk = message.get("body", b"")
+        if chunk:
+            total += len(chunk)
+            if total > limit:
+                return error_response(413, f"body larger than {limit} bytes")
+            parts.append(chunk)
+        if not message.get("more_body", False):
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+async def _send(send: Send, response: CoreResponse) -> None:
+    headers = [(name.lower().encode("latin-1"), value.encode("latin-1"))
+               for name, value in response.headers]
+    headers.append((b"content-length", str(len(response.body)).encode("ascii")))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})

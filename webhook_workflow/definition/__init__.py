@@ -1,0 +1,1 @@
+"""Workflow definitions: load, validate, compile."""

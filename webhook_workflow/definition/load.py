@@ -1,0 +1,51 @@
+"""Read definitions from dicts, JSON files and YAML files (YAML needs the ``yaml`` extra)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import DefinitionError
+
+__all__ = ["DEFINITION_SUFFIXES", "load_definition"]
+
+DEFINITION_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def load_definition(source: dict[str, Any] | str | os.PathLike[str]) -> dict[str, Any]:
+    """Return the definition dict from a dict (as is) or a ``.json``/``.yaml``/``.yml`` file."""
+    if isinstance(source, dict):
+        return source
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if suffix not in DEFINITION_SUFFIXES:
+        raise DefinitionError("", f"{path}: a definition file ends in .json, .yaml or .yml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError("", f"{path}: cannot read: {exc}") from None
+    if suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DefinitionError("", f"{path}: invalid JSON at line {exc.lineno} column "
+                                  f"{exc.colno}: {exc.msg}") from None
+    else:
+        data = _load_yaml(text, path)
+    if not isinstance(data, dict):
+        raise DefinitionError("", f"{path}: a definition is an object at the top level")
+    return data
+
+
+def _load_yaml(text: str, path: Path) -> Any:
+    try:
+        import yaml
+    except ImportError:
+        raise DefinitionError("", f"{path}: YAML definitions need PyYAML: pip install "
+                              "'webhook-workflow[yaml]'") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DefinitionError("", f"{path}: invalid YAML: {exc}") from None

@@ -1,0 +1,172 @@
+"""The webhook trigger's ``config`` and the workflow ``options``: tables and compilation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import DefinitionError
+from ..http.querystring import QueryOptions
+from ..http.response import ResponseSpec, compile_response
+from ..runtime.status import Status
+from ..variables.context import ContextBuilder, FieldSpec
+from ..variables.paths import compile_path
+from .fields import Field, boolean, check_section, integer, join, string, type_name
+
+__all__ = ["CONFIG_FIELDS", "OPTION_FIELDS", "REQUEST_FIELDS", "TriggerConfig",
+           "compile_trigger"]
+
+#: Headers that carry credentials: never copied into ``$context`` (nor stored, nor logged).
+CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+#: Trigger fields of NocoBase's wider feature set this version does not implement; they are
+#: refused by name rather than ignored.
+PLANNED_CONFIG = frozenset({"cors", "ipAllowlist", "signature", "filter", "filterResponse",
+                            "idempotency"})
+PLANNED_REQUEST = frozenset({"raw", "form"})
+PLANNED_OPTIONS = frozenset({"syncWait"})
+
+
+def _credentials(value: Any, path: str) -> Any:
+    if value is False or value is None:
+        return False
+    fields = (Field("username", string(r"[^:]+", what="a non-empty string without ':'")),
+              Field("password", string(r".+", what="a non-empty string")))
+    return check_section(value, fields, path)
+
+
+def _field_list(section: str) -> Any:
+    def check(value: Any, path: str) -> list[dict[str, Any]]:
+        if not isinstance(value, list):
+            raise DefinitionError(path, f"must be an array, got {type_name(value)}")
+        out = []
+        for i, item in enumerate(value):
+            ipath = join(path, i)
+            spec = check_section(item, _ITEM_FIELDS, ipath)
+            key = spec["key"]
+            if section == "headers":
+                if key.lower() in CREDENTIAL_HEADERS:
+                    raise DefinitionError(join(ipath, "key"), f"{key} carries credentials and "
+                                          "cannot be a trigger variable")
+            else:
+                try:
+                    compile_path(key)
+                except ValueError as exc:
+                    raise DefinitionError(join(ipath, "key"), str(exc)) from None
+            out.append({k: v for k, v in spec.items() if v is not None})
+        return out
+
+    return check
+
+
+_ITEM_FIELDS = (
+    Field("key", string(r".+", max_length=256, what="a non-empty string")),
+    Field("alias", string(max_length=200), None),
+    Field("_var", string(r"[^.\[\]]+", max_length=200, what="a name without '.', '[' or ']'"),
+          None),
+)
+
+QUERY_OPTION_FIELDS = (
+    Field("depth", integer(0, 100), 5, "bracket groups kept as nesting"),
+    Field("arrayLimit", integer(0, 10_000), 20, "an index this high or higher makes an object"),
+    Field("parameterLimit", integer(1, 100_000), 1000, "pairs read; the rest is ignored"),
+)
+
+REQUEST_FIELDS = (
+    Field("headers", _field_list("headers"), [], "`[{key, alias?, _var?}]` headers to keep"),
+    Field("query", _field_list("query"), [], "`[{key, alias?, _var?}]` query paths to keep"),
+    Field("body", _field_list("body"), [], "`[{key, alias?, _var?}]` body paths to keep"),
+    Field("strictContentType", boolean, False, "415 for a body that is not JSON"),
+    Field("maxBodySize", integer(0), None, "bytes; may only lower the engine's max_body_size"),
+    Field("queryOptions", lambda v, p: check_section(v, QUERY_OPTION_FIELDS, p), None,
+          "`{depth, arrayLimit, parameterLimit}`"),
+)
+
+CONFIG_FIELDS = (
+    Field("basicAuthentication", _credentials, False,
+          "false, or `{username, password}` for HTTP Basic auth"),
+    Field("request", lambda v, p: v, {}, "which headers, query and body values to keep"),
+    Field("response", lambda v, p: v, None, "async only: `{statusCode, headers, body}`"),
+)
+
+
+def _statuses(value: Any, path: str) -> list[int]:
+    if not isinstance(value, list):
+        raise DefinitionError(path, f"must be an array, got {type_name(value)}")
+    finished = {int(s) for s in Status if s != Status.PENDING}
+    for i, item in enumerate(value):
+        if isinstance(item, bool) or item not in finished:
+            raise DefinitionError(join(path, i), "must be a final status number "
+                                  f"({', '.join(str(s) for s in sorted(finished))})")
+    return sorted(set(value))
+
+
+OPTION_FIELDS = (
+    Field("timeout", integer(0, 0), 0, "ms; 0 = none (only 0 is supported by this version)"),
+    Field("stackLimit", integer(1, 1000), 1, "how often a workflow may (transitively) run itself"),
+    Field("deleteExecutionOnStatus", _statuses, [], "finished executions not kept"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerConfig:
+    """The compiled trigger config of one workflow."""
+
+    config: dict[str, Any]
+    auth: tuple[bytes, bytes] | None
+    context: ContextBuilder
+    strict_content_type: bool
+    max_body_size: int | None
+    query_options: QueryOptions
+    response: ResponseSpec | None
+
+
+def _refuse_planned(value: Any, planned: frozenset[str], path: str) -> None:
+    if isinstance(value, dict):
+        for name in value:
+            if name in planned:
+                raise DefinitionError(join(path, name), "is not supported by this version")
+
+
+def compile_trigger(value: Any, sync: bool, engine_max_body: int | None) -> TriggerConfig:
+    """Validate and compile ``config`` of a webhook workflow."""
+    _refuse_planned(value, PLANNED_CONFIG, "config")
+    config = check_section(value, CONFIG_FIELDS, "config")
+    request_value = config["request"]
+    _refuse_planned(request_value, PLANNED_REQUEST, "config.request")
+    request = check_section(request_value, REQUEST_FIELDS, "config.request")
+    config["request"] = request
+    limit = request["maxBodySize"]
+    if limit is not None and engine_max_body is not None and limit > engine_max_body:
+        raise DefinitionError("config.request.maxBodySize", f"must not exceed the engine's "
+                              f"max_body_size ({engine_max_body})")
+    qopts = request["queryOptions"] or {}
+    query_options = QueryOptions(depth=qopts.get("depth", 5),
+                                 array_limit=qopts.get("arrayLimit", 20),
+                                 parameter_limit=qopts.get("parameterLimit", 1000))
+    response: ResponseSpec | None = None
+    if config["response"] is not None:
+        if sync:
+            raise DefinitionError("config.response", "is for async workflows only; a sync "
+                                  "workflow answers with a Response node")
+        config["response"], response = compile_response(config["response"], "config.response")
+    elif not sync:
+        config["response"], response = compile_response({"body": "ok"}, "config.response")
+    auth = config["basicAuthentication"]
+    credentials = None
+    if auth:
+        credentials = (auth["username"].encode("utf-8"), auth["password"].encode("utf-8"))
+
+    def specs(items: list[dict[str, Any]]) -> list[FieldSpec]:
+        return [FieldSpec(i["key"], i.get("alias"), i.get("_var")) for i in items]
+
+    builder = ContextBuilder(specs(request["headers"]), specs(request["query"]),
+                             specs(request["body"]))
+    return TriggerConfig(config, credentials, builder, request["strictContentType"], limit,
+                         query_options, response)
+
+
+def check_options(value: Any) -> dict[str, Any]:
+    """Validate ``options``."""
+    _refuse_planned(value, PLANNED_OPTIONS, "options")
+    return check_section(value, OPTION_FIELDS, "options")

@@ -1,0 +1,306 @@
+"""The :class:`Engine`: owns workflows, node types, the store and the background workers."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .definition.compile import CompiledWorkflow, compile_definition
+from .definition.load import DEFINITION_SUFFIXES, load_definition
+from .errors import DefinitionError
+from .gateway import Gateway
+from .http.request import Limits
+from .nodes.base import NodeType
+from .nodes.custom import CustomNode
+from .nodes.registry import builtin_nodes
+from .runtime.dispatcher import Dispatcher
+from .runtime.effects import drive_sync
+from .runtime.ids import INSTANCE_ID, snowflake
+from .runtime.processor import Processor
+from .runtime.records import Execution, Job, utcnow
+from .runtime.status import Status, status_from_value
+from .store.base import Store
+from .store.open import open_store
+from .workflow import Workflow
+
+__all__ = ["Engine"]
+
+logger = logging.getLogger("webhook_workflow")
+
+_SETTINGS: dict[str, Any] = {
+    "max_body_size": 1024 * 1024, "max_json_depth": 100, "max_url_length": 8 * 1024,
+    "max_header_count": 100, "max_header_bytes": 16 * 1024, "loop_limit": 10_000,
+    "max_node_runs": 100_000, "max_executions": 10_000, "max_queue": 10_000,
+    "retention": None, "workers": 4, "lease": 30, "trusted_proxies": (),
+    "request_policy": None,
+}
+
+
+def _system_scope() -> dict[str, Any]:
+    """``$system``: values, or functions the template renderer calls."""
+    return {
+        "now": lambda: datetime.now(UTC),
+        "epoch": 1605024000,
+        "instanceId": INSTANCE_ID,
+        "genSnowflakeId": lambda: str(snowflake()),
+    }
+
+
+class Engine:
+    """Registers webhook workflows and runs them.
+
+    ``store`` is ``"memory"`` (default) or a :class:`~webhook_workflow.store.base.Store`;
+    ``base_path`` is where webhook URLs live below the mount point; ``env`` is the only mapping
+    templates see as ``$env``. Other keyword arguments are the engine settings of SPEC §7
+    (``max_body_size``, ``workers`` ...); unknown names raise ``TypeError``.
+    """
+
+    def __init__(self, store: str | Store = "memory", *, base_path: str = "/api/webhook:trigger",
+                 env: Mapping[str, Any] | None = None, timezone: str = "UTC",
+                 **settings: Any) -> None:
+        unknown = sorted(set(settings) - set(_SETTINGS))
+        if unknown:
+            raise TypeError(f"unknown engine setting(s): {', '.join(unknown)}")
+        self.settings: dict[str, Any] = {**_SETTINGS, **settings}
+        for name in ("max_body_size", "max_json_depth", "max_url_length", "max_header_count",
+                     "max_header_bytes", "loop_limit", "max_node_runs", "max_executions",
+                     "max_queue", "workers", "lease"):
+            value = self.settings[name]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"engine setting {name} must be a positive number")
+        if self.settings["retention"] is not None:
+            raise ValueError("retention applies to durable stores, which this version does not "
+                             "have; the memory store is bounded by max_executions")
+        if base_path and (not base_path.startswith("/") or base_path.endswith("/")):
+            raise ValueError("base_path is '' or starts with '/' and has no trailing '/'")
+        self.base_path = base_path
+        self.env: Mapping[str, Any] = dict(env or {})
+        self.timezone = timezone
+        self.limits = Limits(**{f.name: int(self.settings[f.name])
+                                for f in dataclasses.fields(Limits)})
+        self.store: Store = open_store(store, max_executions=int(self.settings["max_executions"]),
+                                       max_queue=int(self.settings["max_queue"]))
+        self.system = _system_scope()
+        self._node_types: dict[str, NodeType] = builtin_nodes()
+        self._lock = threading.RLock()
+        self._versions: dict[str, list[CompiledWorkflow]] = {}
+        #: Enabled workflows by key: the route table the request path reads.
+        self.routes: dict[str, CompiledWorkflow] = {}
+        self._enabled: dict[str, bool] = {}
+        self.dispatcher = Dispatcher(self.store, self._run_queued, lambda: self._versions.keys(),
+                                     int(self.settings["workers"]))
+        self.gateway = Gateway(self)
+
+    # -- workflows --------------------------------------------------------------------------
+    def add_workflow(self, definition: dict[str, Any] | str | os.PathLike[str]) -> Workflow:
+        """Validate, compile and register a definition (dict or .json/.yaml path).
+
+        An identical canonical body under an existing key is the same version (no-op apart
+        from ``enabled``); a different body becomes version n+1 and the enabled one.
+        """
+        data = load_definition(definition)
+        compiled = compile_definition(data, self._node_types,
+                                      max_body_size=self.limits.max_body_size)
+        with self._lock:
+            versions = self._versions.setdefault(compiled.key, [])
+            same = next((v for v in versions if v.digest == compiled.digest), None)
+            if same is not None and same is versions[-1]:
+                compiled = same
+            else:
+                compiled = dataclasses.replace(compiled, version=len(versions) + 1)
+                versions.append(compiled)
+            self._enabled[compiled.key] = bool(data.get("enabled", True))
+            self._publish(compiled.key)
+        return self._view(compiled)
+
+    def load_directory(self, path: str | os.PathLike[str]) -> list[Workflow]:
+        """Register every ``.json``/``.yaml``/``.yml`` file of a folder (sorted by name)."""
+        folder = Path(path)
+        if not folder.is_dir():
+            raise DefinitionError("", f"{folder}: not a directory")
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in DEFINITION_SUFFIXES)
+        out = []
+        for file in files:
+            try:
+                out.append(self.add_workflow(file))
+            except DefinitionError as exc:
+                if exc.path:
+                    raise DefinitionError(f"{file.name}: {exc.path}", exc.reason) from None
+                raise
+        return out
+
+    def workflows(self) -> list[Workflow]:
+        """The current version of every registered workflow."""
+        with self._lock:
+            return [self._view(v[-1]) for v in self._versions.values()]
+
+    def get_workflow(self, key: str) -> Workflow | None:
+        """The current version of a workflow, or None."""
+        versions = self._versions.get(key)
+        return self._view(versions[-1]) if versions else None
+
+    def remove_workflow(self, key: str) -> bool:
+        """Unregister a workflow (all versions); its URL answers 404 from now on."""
+        with self._lock:
+            self._enabled.pop(key, None)
+            self.routes.pop(key, None)
+            return self._versions.pop(key, None) is not None
+
+    def set_enabled(self, key: str, enabled: bool) -> Workflow:
+        """Enable or disable a workflow (a disabled one answers 404); KeyError if unknown."""
+        with self._lock:
+            if key not in self._versions:
+                raise KeyError(key)
+            self._enabled[key] = bool(enabled)
+            self._publish(key)
+            return self._view(self._versions[key][-1])
+
+    def _publish(self, key: str) -> None:
+        if self._enabled.get(key):
+            self.routes[key] = self._versions[key][-1]
+        else:
+            self.routes.pop(key, None)
+
+    def _view(self, compiled: CompiledWorkflow) -> Workflow:
+        return Workflow(key=compiled.key, version=compiled.version, title=compiled.title,
+                        sync=compiled.sync, enabled=self._enabled.get(compiled.key, False),
+                        url_path=f"{self.base_path}/{compiled.key}", digest=compiled.digest,
+                        definition=compiled.definition)
+
+    def version(self, key: str, version: int) -> CompiledWorkflow | None:
+        """A registered workflow version, or None."""
+        versions = self._versions.get(key)
+        if not versions or not 1 <= version <= len(versions):
+            return None
+        return versions[version - 1]
+
+    def register_node(self, type_name: str, node: Any) -> None:
+        """Add a node type to this engine (see SPEC §6 for the node contract)."""
+        if not isinstance(type_name, str) or not type_name:
+            raise ValueError("a node type id is a non-empty string")
+        if type_name in self._node_types and not isinstance(self._node_types[type_name],
+                                                            CustomNode):
+            raise ValueError(f"{type_name!r} is a built-in node type")
+        self._node_types[type_name] = CustomNode(type_name, node)
+
+    # -- running ----------------------------------------------------------------------------
+    def processor(self, workflow: CompiledWorkflow, execution: Execution) -> Processor:
+        """A processor for one execution of ``workflow``."""
+        return Processor(workflow, execution, system=self.system, env=self.env,
+                         max_node_runs=int(self.settings["max_node_runs"]), log=logger)
+
+    def execute(self, key: str, context: Mapping[str, Any] | None = None) -> Execution:
+        """Run the current version of a workflow now, in this thread (also async or disabled
+        workflows); ``context`` may hold ``headers``, ``query`` and ``body``."""
+        versions = self._versions.get(key)
+        if not versions:
+            raise KeyError(key)
+        self.start()
+        workflow = versions[-1]
+        ctx = dict(context or {})
+        full = {"headers": ctx.pop("headers", {}), "query": ctx.pop("query", {}),
+                "body": ctx.pop("body", {})}
+        if ctx:
+            raise ValueError(f"unknown context part(s): {', '.join(sorted(ctx))}")
+        execution = Execution(workflow.key, workflow.version, full, status=Status.STARTED,
+                              sync=True, started_at=utcnow())
+        self.store.add(execution)
+        self.run_to_end(workflow, execution)
+        return self.store.get(execution.id) or execution
+
+    def run_to_end(self, workflow: CompiledWorkflow, execution: Execution) -> Processor:
+        """Run an execution in this thread and record its end."""
+        proc = self.processor(workflow, execution)
+        try:
+            drive_sync(proc.steps())
+        except Exception as exc:  # never lose the record of a run that broke
+            self.fail(execution, exc)
+        self.finish(workflow, execution)
+        return proc
+
+    def fail(self, execution: Execution, exc: BaseException) -> None:
+        """Record an unexpected error that ended an execution."""
+        logger.exception("execution %s failed unexpectedly", execution.id, exc_info=exc)
+        execution.jobs.append(Job(Status.ERROR, {"message": f"internal error: {exc}"},
+                                  node_key="", finished_at=utcnow()))
+        execution.status = Status.ERROR
+        execution.finished_at = utcnow()
+
+    def finish(self, workflow: CompiledWorkflow, execution: Execution) -> None:
+        """Store a finished (or waiting) execution; drop it if its status is not kept."""
+        if execution.status is not None and int(execution.status) in workflow.delete_on_status:
+            self.store.delete(execution.id)
+        else:
+            self.store.save(execution)
+
+    def _run_queued(self, execution: Execution) -> None:
+        workflow = self.version(execution.workflow_key, execution.version)
+        if workflow is None:
+            execution.status = Status.ERROR
+            execution.jobs.append(Job(Status.ERROR, {"message": f"version {execution.version} "
+                                                     "of this workflow is not registered"}))
+            execution.finished_at = utcnow()
+            self.store.save(execution)
+            return
+        self.run_to_end(workflow, execution)
+
+    # -- the execution log --------------------------------------------------------------------
+    def executions(self, workflow_key: str | None = None, *, status: Status | int | str | None
+                   = None, limit: int = 50) -> list[Execution]:
+        """Recorded executions, newest first; ``status`` is a Status, its number or name, or
+        ``"queued"``."""
+        if status is not None and status != "queued":
+            status = status_from_value(status)
+        return self.store.list(workflow_key, status=status, limit=limit)
+
+    def get_execution(self, execution_id: str) -> Execution | None:
+        """One execution with its jobs, or None."""
+        return self.store.get(str(execution_id))
+
+    def cancel(self, execution_id: str) -> bool:
+        """Cancel a queued execution (→ CANCELED); False when it is not queued."""
+        execution = self.store.cancel(str(execution_id))
+        if execution is None:
+            return False
+        execution.finished_at = utcnow()
+        self.store.save(execution)
+        return True
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the background workers (also done by the first request through a door)."""
+        if not self.dispatcher.started:
+            self.dispatcher.start()
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until no execution is queued or running; False on timeout."""
+        self.start()
+        return self.dispatcher.drain(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Drain (up to ``timeout``), stop the workers and close the store."""
+        if self.dispatcher.started:
+            self.dispatcher.drain(timeout)
+            self.dispatcher.stop(timeout)
+        self.store.close()
+
+    @asynccontextmanager
+    async def lifespan(self, app: Any = None) -> AsyncIterator[None]:
+        """Async context manager for host lifespans: start on enter, close on exit.
+
+        Accepts (and ignores) an ``app`` argument, so it can be passed to Starlette/FastAPI as
+        ``lifespan=lambda app: engine.lifespan()`` or entered inside the host's own lifespan.
+        """
+        self.start()
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(self.close)

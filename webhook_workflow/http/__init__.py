@@ -1,0 +1,1 @@
+"""Sans-IO HTTP layer: request checks, Basic auth, query strings, media types."""

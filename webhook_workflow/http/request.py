@@ -1,0 +1,141 @@
+"""The HTTP checks of one webhook request, in SPEC order, with no I/O.
+
+The doors call :func:`check_head` once the headers are known (rows 1, 4, 6, 7, 8 of the
+contract), read the body within the limit it returns, then call :func:`parse_body`
+(rows 10, 11). Each failed check raises :class:`~webhook_workflow.errors.RequestRejected`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from multidict import CIMultiDict
+
+from ..errors import RequestRejected
+from .auth import WWW_AUTHENTICATE, check_basic
+
+__all__ = ["Limits", "body_limit", "check_head", "header_value", "is_json", "parse_body",
+           "parse_content_length"]
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Engine-wide request limits (a workflow may lower ``max_body_size``)."""
+
+    max_body_size: int = MiB
+    max_json_depth: int = 100
+    max_url_length: int = 8 * 1024
+    max_header_count: int = 100
+    max_header_bytes: int = 16 * 1024
+
+
+def header_value(headers: CIMultiDict[str], name: str) -> str | None:
+    """A header's value, repeated headers joined with ``", "``; None when absent."""
+    values = headers.getall(name, None)
+    if values is None:
+        return None
+    return values[0] if len(values) == 1 else ", ".join(values)
+
+
+def parse_content_length(value: str | None) -> int | None:
+    """``Content-Length`` as an int; None when absent; ``RequestRejected(400)`` when invalid."""
+    if value is None or value == "":
+        return None
+    text = value.strip()
+    if not text.isdigit() or not text.isascii():
+        raise RequestRejected(400, "invalid Content-Length")
+    return int(text)
+
+
+def check_limits(url_length: int, headers: CIMultiDict[str], limits: Limits) -> None:
+    """Row 1: request line and header limits (414 / 431)."""
+    if url_length > limits.max_url_length:
+        raise RequestRejected(414, f"URL longer than {limits.max_url_length} bytes")
+    if len(headers) > limits.max_header_count:
+        raise RequestRejected(431, f"more than {limits.max_header_count} header fields")
+    size = 0
+    for name, value in headers.items():
+        size += len(name) + len(value) + 4  # ": " and CRLF, as on the wire
+    if size > limits.max_header_bytes:
+        raise RequestRejected(431, f"header fields larger than {limits.max_header_bytes} bytes")
+
+
+def body_limit(workflow_limit: int | None, limits: Limits) -> int:
+    """The body limit of a workflow: its own ``maxBodySize`` or the engine's."""
+    return limits.max_body_size if workflow_limit is None else workflow_limit
+
+
+def check_head(method: str, headers: CIMultiDict[str], auth: tuple[bytes, bytes] | None,
+               max_body: int) -> int | None:
+    """Rows 4, 6 and 7 (405 / 401 / 413 by ``Content-Length``); return the declared length."""
+    if method != "POST":
+        raise RequestRejected(405, f"method {method} not allowed; use POST", [("Allow", "POST")])
+    if auth is not None and not check_basic(header_value(headers, "authorization"), auth):
+        raise RequestRejected(401, "authentication required", [WWW_AUTHENTICATE])
+    length = parse_content_length(header_value(headers, "content-length"))
+    if length is not None and length > max_body:
+        raise RequestRejected(413, f"body larger than {max_body} bytes")
+    return length
+
+
+def is_json(content_type: str | None) -> bool:
+    """True for ``application/json`` and ``application/*+json`` (parameters allowed)."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media == "application/json":
+        return True
+    return media.startswith("application/") and media.endswith("+json")
+
+
+def parse_body(content_type: str | None, body: bytes, *, strict: bool, max_depth: int) -> Any:
+    """Rows 10 and 11: the parsed JSON body, ``{}`` for empty or non-JSON bodies."""
+    if not is_json(content_type):
+        if strict and (body or content_type):
+            raise RequestRejected(415, "Content-Type must be application/json")
+        return {}
+    if not body.strip():
+        return {}
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]  # RFC 8259 lets a parser ignore a UTF-8 byte order mark
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestRejected(400, "body is not valid UTF-8") from None
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise RequestRejected(400, f"JSON nests deeper than {max_depth} levels") from None
+    except ValueError as exc:
+        raise RequestRejected(400, f"invalid JSON: {exc.args[0] if exc.args else exc}") from None
+    if not isinstance(value, dict | list):
+        raise RequestRejected(400, "JSON body must be an object or an array")
+    # Counting brackets is cheap and bounds the depth from above; only bodies with more
+    # containers than the limit need the walk.
+    if body.count(b"{") + body.count(b"[") > max_depth and _depth_exceeds(value, max_depth):
+        raise RequestRejected(400, f"JSON nests deeper than {max_depth} levels")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON does not.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _depth_exceeds(value: Any, max_depth: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list) and child:
+                stack.append((child, depth + 1))
+            elif isinstance(child, dict | list) and depth + 1 > max_depth:
+                return True
+    return False

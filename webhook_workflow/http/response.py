@@ -1,0 +1,131 @@
+"""HTTP answers in sans-IO form: :class:`CoreResponse` and compiled response specs.
+
+A response spec (``{"statusCode", "headers", "body"}``) is what the Response node and an async
+workflow's ``config.response`` hold. It is compiled once; rendering it against a template
+scope gives a :class:`CoreResponse` the doors send as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..definition.fields import Field, check_section, header_list, integer, join, json_value
+from ..errors import DefinitionError
+from ..variables.templates import Template, compile_template, json_default, to_text
+
+__all__ = [
+    "RESPONSE_FIELDS",
+    "CoreResponse",
+    "HeaderInjection",
+    "ResponseSpec",
+    "compile_response",
+    "encode_body",
+    "error_response",
+]
+
+_BAD = re.compile(r"[\r\n\x00]")
+TEXT_PLAIN = "text/plain; charset=utf-8"
+APPLICATION_JSON = "application/json"
+
+
+class HeaderInjection(ValueError):
+    """A templated header value rendered to text containing CR, LF or NUL."""
+
+
+@dataclass(slots=True)
+class CoreResponse:
+    """An HTTP answer: status, headers (``Content-Length`` not included) and body bytes."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    def to_record(self) -> dict[str, Any]:
+        """The ``Execution.response`` form: ``{"status", "headers", "body"}`` (body as text)."""
+        return {"status": self.status, "headers": [list(h) for h in self.headers],
+                "body": self.body.decode("utf-8", "replace")}
+
+
+def encode_body(body: Any) -> tuple[bytes, str | None]:
+    """Body bytes and their default content type: str → text, None → empty, else JSON."""
+    if body is None:
+        return b"", None
+    if isinstance(body, str):
+        return body.encode("utf-8"), TEXT_PLAIN
+    if isinstance(body, bytes):
+        return body, "application/octet-stream"
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=json_default)
+    return text.encode("utf-8"), APPLICATION_JSON
+
+
+def error_response(status: int, message: str,
+                   headers: Sequence[tuple[str, str]] = ()) -> CoreResponse:
+    """The standard error answer ``{"errors":[{"message": ...}]}``."""
+    body = json.dumps({"errors": [{"message": message}]}, ensure_ascii=False,
+                      separators=(",", ":")).encode("utf-8")
+    return CoreResponse(status, [("Content-Type", APPLICATION_JSON), *headers], body)
+
+
+RESPONSE_FIELDS = (
+    Field("statusCode", integer(200, 599), 200, "HTTP status, 200..599"),
+    Field("headers", header_list, [], '`[{"name", "value"}]`; values may be templates'),
+    Field("body", json_value, None, "str → text/plain, null → empty, else JSON; templates"),
+)
+
+
+class ResponseSpec:
+    """A compiled ``{"statusCode", "headers", "body"}``."""
+
+    __slots__ = ("body", "headers", "status", "static")
+
+    def __init__(self, status: int, headers: list[tuple[str, Template]], body: Template) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.static: CoreResponse | None = None
+        if body.is_static and all(t.is_static for _, t in headers):
+            self.static = self._build(body.render({}), [(n, t.render({})) for n, t in headers])
+
+    def render(self, scope: Mapping[str, Any]) -> CoreResponse:
+        """Render against ``scope``; raises :class:`HeaderInjection` on an unsafe header value."""
+        if self.static is not None:
+            return CoreResponse(self.static.status, list(self.static.headers), self.static.body)
+        headers = []
+        for name, template in self.headers:
+            value = to_text(template.render(scope))
+            if _BAD.search(value):
+                raise HeaderInjection(f"header {name!r} rendered to a value with CR, LF or NUL")
+            headers.append((name, value))
+        return self._build(self.body.render(scope), headers)
+
+    def _build(self, body: Any, headers: list[tuple[str, str]]) -> CoreResponse:
+        data, content_type = encode_body(body)
+        if content_type and not any(n.lower() == "content-type" for n, _ in headers):
+            headers.insert(0, ("Content-Type", content_type))
+        return CoreResponse(self.status, headers, data)
+
+
+def compile_response(value: Any, path: str) -> tuple[dict[str, Any], ResponseSpec]:
+    """Validate a response spec (field path ``path``) and compile its templates."""
+    config = check_section(value if value is not None else {}, RESPONSE_FIELDS, path)
+    headers: list[tuple[str, Template]] = []
+    for i, header in enumerate(config["headers"]):
+        name = header["name"]
+        if name.lower() in ("content-length", "transfer-encoding", "connection"):
+            raise DefinitionError(join(join(join(path, "headers"), i), "name"),
+                                  f"{name} is set by the server, not by a workflow")
+        headers.append((name, _template(header["value"], join(join(join(path, "headers"), i),
+                                                               "value"))))
+    return config, ResponseSpec(config["statusCode"], headers, _template(config["body"],
+                                                                          join(path, "body")))
+
+
+def _template(value: Any, path: str) -> Template:
+    try:
+        return compile_template(value)
+    except ValueError as exc:
+        raise DefinitionError(path, str(exc)) from None

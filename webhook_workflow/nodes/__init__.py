@@ -1,0 +1,1 @@
+"""Built-in node types, one module each, and the explicit registry."""

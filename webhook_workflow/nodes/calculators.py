@@ -1,0 +1,210 @@
+"""The ``basic`` condition engine: NocoBase's calculators and and/or groups.
+
+Comparisons follow JavaScript's loose rules where users rely on them (``"1" == 1`` is true,
+numbers compare numerically with numeric strings) and compare datetimes by time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from ..definition.fields import join, type_name
+from ..errors import DefinitionError
+from ..variables.templates import Template, compile_template, to_text
+
+__all__ = ["CALCULATORS", "Calculation", "compile_calculation"]
+
+
+def _number(value: Any) -> float | None:
+    """JavaScript ``Number(value)`` for the values a webhook carries; None when NaN."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return None if isinstance(value, float) and math.isnan(value) else float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "":
+            return 0.0
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+        return None if math.isnan(number) else number
+    if value is None:
+        return 0.0
+    return None
+
+
+def _instant(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return None
+
+
+def _comparable(a: Any, b: Any) -> tuple[Any, Any] | None:
+    """Bring two operands to a common comparable form, or None when they do not compare."""
+    ta, tb = _instant(a), _instant(b)
+    if ta is not None or tb is not None:
+        if ta is None and isinstance(a, str):
+            ta = _parse_iso(a)
+        if tb is None and isinstance(b, str):
+            tb = _parse_iso(b)
+        return (ta, tb) if ta is not None and tb is not None else None
+    if isinstance(a, str) and isinstance(b, str):
+        return a, b
+    if a is None or b is None or isinstance(a, list | dict) or isinstance(b, list | dict):
+        # JavaScript coerces null to 0 here; a missing webhook field comparing as 0 surprises
+        # more than it helps, so null never orders against anything.
+        return None
+    na, nb = _number(a), _number(b)
+    return (na, nb) if na is not None and nb is not None else None
+
+
+def _parse_iso(text: str) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def equal(a: Any, b: Any) -> bool:
+    """Loose equality (JavaScript ``==`` for JSON values; datetimes by time)."""
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, list | dict) or isinstance(b, list | dict):
+        return bool(a == b)
+    pair = _comparable(a, b)
+    return pair is not None and pair[0] == pair[1]
+
+
+def _order(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    def compare(a: Any, b: Any) -> bool:
+        pair = _comparable(a, b)
+        return pair is not None and test(pair[0], pair[1])
+
+    return compare
+
+
+def _same(x: Any, y: Any) -> bool:
+    """JavaScript SameValueZero for JSON values (what ``Array.prototype.includes`` uses)."""
+    if isinstance(x, bool) or isinstance(y, bool):
+        return type(x) is type(y) and x == y
+    if isinstance(x, int | float) and isinstance(y, int | float):
+        return x == y
+    return type(x) is type(y) and bool(x == y)
+
+
+def includes(a: Any, b: Any) -> bool:
+    """``a.includes(b)`` for a string or an array."""
+    if isinstance(a, str):
+        return to_text(b) in a
+    if isinstance(a, list):
+        return any(_same(item, b) for item in a)
+    raise ValueError(f"includes needs a string or an array on the left, got {type_name(a)}")
+
+
+CALCULATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "equal": equal,
+    "notEqual": lambda a, b: not equal(a, b),
+    "gt": _order(lambda a, b: a > b),
+    "gte": _order(lambda a, b: a >= b),
+    "lt": _order(lambda a, b: a < b),
+    "lte": _order(lambda a, b: a <= b),
+    "includes": includes,
+    "notIncludes": lambda a, b: not includes(a, b),
+    "startsWith": lambda a, b: to_text(a).startswith(to_text(b)),
+    "notStartsWith": lambda a, b: not to_text(a).startswith(to_text(b)),
+    "endsWith": lambda a, b: to_text(a).endswith(to_text(b)),
+    "notEndsWith": lambda a, b: not to_text(a).endswith(to_text(b)),
+}
+_SYMBOLS = {"==": "equal", "!=": "notEqual", ">": "gt", ">=": "gte", "<": "lt", "<=": "lte"}
+for _symbol, _name in _SYMBOLS.items():
+    CALCULATORS[_symbol] = CALCULATORS[_name]
+
+# A group nested deeper than this is refused at registration: it is certainly a mistake and
+# evaluating it must never exhaust the stack.
+MAX_GROUP_DEPTH = 32
+
+
+class Calculation:
+    """A compiled ``{"group": ...}`` tree; :meth:`evaluate` renders operands and decides."""
+
+    __slots__ = ("items", "kind")
+
+    def __init__(self, kind: str, items: list[Calculation | tuple[Callable[[Any, Any], bool],
+                                                                    Template]]) -> None:
+        self.kind = kind
+        self.items = items
+
+    def evaluate(self, scope: dict[str, Any]) -> bool:
+        """True or False for the given template scope."""
+        if self.kind == "and":
+            return all(self._item(item, scope) for item in self.items)
+        return any(self._item(item, scope) for item in self.items)
+
+    @staticmethod
+    def _item(item: Any, scope: dict[str, Any]) -> bool:
+        if isinstance(item, Calculation):
+            return item.evaluate(scope)
+        if item is True:
+            return True
+        calculator, operands = item
+        a, b = operands.render(scope)
+        return bool(calculator(a, b))
+
+
+def compile_calculation(value: Any, path: str, depth: int = 0) -> Calculation:
+    """Validate and compile a basic calculation ``{"group": {"type", "calculations"}}``."""
+    if depth > MAX_GROUP_DEPTH:
+        raise DefinitionError(path, f"groups nest deeper than {MAX_GROUP_DEPTH}")
+    if not isinstance(value, dict) or set(value) != {"group"}:
+        raise DefinitionError(path, 'must be an object {"group": {"type", "calculations"}}')
+    group, gpath = value["group"], join(path, "group")
+    if not isinstance(group, dict):
+        raise DefinitionError(gpath, f"must be an object, got {type_name(group)}")
+    for name in group:
+        if name not in ("type", "calculations"):
+            raise DefinitionError(join(gpath, name), "unknown field (allowed: calculations, type)")
+    kind = group.get("type", "and")
+    if kind not in ("and", "or"):
+        raise DefinitionError(join(gpath, "type"), "must be one of 'and', 'or'")
+    calculations = group.get("calculations", [])
+    cpath = join(gpath, "calculations")
+    if not isinstance(calculations, list):
+        raise DefinitionError(cpath, f"must be an array, got {type_name(calculations)}")
+    items: list[Any] = []
+    for i, item in enumerate(calculations):
+        ipath = join(cpath, i)
+        if isinstance(item, dict) and "group" in item:
+            items.append(compile_calculation(item, ipath, depth + 1))
+        else:
+            items.append(_compile_item(item, ipath))
+    return Calculation(kind, items)
+
+
+def _compile_item(item: Any, path: str) -> Any:
+    if not isinstance(item, dict):
+        raise DefinitionError(path, f"must be an object, got {type_name(item)}")
+    for name in item:
+        if name not in ("calculator", "operands"):
+            raise DefinitionError(join(path, name), "unknown field (allowed: calculator, operands)")
+    name, operands = item.get("calculator"), item.get("operands")
+    if not name and not operands:
+        return True  # NocoBase: an empty item holds
+    if name not in CALCULATORS:
+        known = ", ".join(sorted(n for n in CALCULATORS if n.isalpha()))
+        raise DefinitionError(join(path, "calculator"), f"unknown calculator {name!r} "
+                              f"(known: {known} and the symbols == != > >= < <=)")
+    if not isinstance(operands, list) or len(operands) != 2:
+        raise DefinitionError(join(path, "operands"), "must be an array of two values")
+    try:
+        template = compile_template(list(operands))
+    except ValueError as exc:
+        raise DefinitionError(join(path, "operands"), str(exc)) from None
+    return (CALCULATORS[name], template)

@@ -1,0 +1,73 @@
+"""``condition``: evaluate a calculation and take branch ``1`` (true) or ``0`` (false)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..definition.fields import Field, boolean, join, one_of
+from ..errors import DefinitionError
+from ..runtime.records import Job
+from ..runtime.status import Status
+from .base import CompiledNode, NodeType, Outcome, RunBranch
+from .calculators import Calculation, compile_calculation
+
+if TYPE_CHECKING:
+    from ..runtime.processor import Processor
+
+__all__ = ["ConditionNode"]
+
+# Expression engines belong to the expression language; until it is available they are
+# refused by name at registration rather than accepted and misjudged at run time.
+_ENGINES = ("basic",)
+
+
+def _expression(value: Any, path: str) -> Any:
+    if value is not None and not isinstance(value, str):
+        raise DefinitionError(path, "must be a string")
+    return value
+
+
+def _calculation(value: Any, path: str) -> Any:
+    return value  # compiled in prepare(), where the engine is known
+
+
+class ConditionNode(NodeType):
+    """Branch on a condition; with ``rejectOnFalse`` a false result fails the node."""
+
+    type_name = "condition"
+    summary = "evaluates a calculation; runs branch 1 (true) or 0 (false)"
+    branch_indexes: ClassVar[frozenset[int] | None] = frozenset({0, 1})
+    branch_aliases: ClassVar[dict[str, int]] = {"true": 1, "false": 0}
+    fields = (
+        Field("rejectOnFalse", boolean, True, "a false result FAILs the node (ends the flow)"),
+        Field("engine", one_of("basic", "math.js", "formula.js"), "basic",
+              "`basic` (calculators and groups); `math.js`/`formula.js` expressions"),
+        Field("calculation", _calculation, None, "the basic engine's `{group: ...}` tree"),
+        Field("expression", _expression, None, "expression for the `math.js`/`formula.js` engines"),
+    )
+
+    def prepare(self, config: dict[str, Any], path: str) -> Calculation:
+        engine = config["engine"]
+        if engine not in _ENGINES:
+            raise DefinitionError(join(path, "engine"), f"engine {engine!r} is not supported "
+                                  "by this version; use 'basic'")
+        calculation = config["calculation"]
+        if calculation is None:
+            calculation = {"group": {"type": "and", "calculations": []}}
+        return compile_calculation(calculation, join(path, "calculation"))
+
+    def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
+        result = node.prepared.evaluate(proc.scope)
+        if not result and node.config["rejectOnFalse"]:
+            return Job(Status.FAILED, result)
+        branch = 1 if result else 0
+        job = Job(Status.RESOLVED, result)
+        if branch in node.branches:
+            return RunBranch(job, branch)
+        return job
+
+    def resume(self, node: CompiledNode, job: Job, proc: Processor) -> Outcome:
+        own = proc.job_of(node)
+        if job.status == Status.RESOLVED and own is not None:
+            return own  # the branch succeeded: the condition job continues downstream
+        return Job(job.status, job.result)

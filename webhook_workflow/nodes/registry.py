@@ -1,0 +1,29 @@
+"""The built-in node types, listed explicitly (no import-time registration, no plugins).
+
+Each :class:`~webhook_workflow.Engine` copies this table and may extend its copy with
+``engine.register_node``; engines never share custom node types.
+"""
+
+from __future__ import annotations
+
+from .base import NodeType
+from .condition import ConditionNode
+from .end import EndNode
+from .output import OutputNode
+from .response import ResponseNode
+
+__all__ = ["BUILTIN_NODES", "PLANNED_NODES", "builtin_nodes"]
+
+BUILTIN_NODES: tuple[type[NodeType], ...] = (ConditionNode, EndNode, OutputNode, ResponseNode)
+
+#: NocoBase node types this version does not run yet; a definition using one is refused with
+#: a message that names it (rather than "unknown node type").
+PLANNED_NODES = frozenset({
+    "multi-conditions", "loop", "parallel", "variable", "subflow", "json-variable-mapping",
+    "json-query", "calculation", "dateCalculation", "delay", "request",
+})
+
+
+def builtin_nodes() -> dict[str, NodeType]:
+    """A fresh table of the built-in node types, keyed by type id."""
+    return {cls.type_name: cls() for cls in BUILTIN_NODES}

@@ -1,0 +1,1 @@
+"""Execution runtime: statuses, the processor (run loop) and the background dispatcher."""

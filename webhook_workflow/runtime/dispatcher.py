@@ -1,0 +1,121 @@
+"""Background workers for async executions, independent of any host event loop.
+
+Worker threads are created lazily by :meth:`Dispatcher.start` in the serving process (never at
+import, so ``gunicorn --preload`` forks before any thread exists). Each worker claims queued
+executions from the store and runs them; :meth:`drain` waits until nothing is queued or running.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection
+
+from ..store.base import Store
+from .ids import new_id
+from .records import Execution
+
+__all__ = ["Dispatcher"]
+
+logger = logging.getLogger("webhook_workflow.dispatcher")
+
+# How long an idle worker sleeps before looking at the store again when nobody notified it;
+# a notification (a new execution in this process) wakes it at once.
+POLL_SECONDS = 0.5
+
+
+class Dispatcher:
+    """Runs queued executions on ``workers`` threads."""
+
+    def __init__(self, store: Store, run: Callable[[Execution], None],
+                 workflow_keys: Callable[[], Collection[str]], workers: int = 4) -> None:
+        self.store = store
+        self.owner = f"worker-{new_id()}"
+        self._run = run
+        self._keys = workflow_keys
+        self._size = workers
+        self._threads: list[threading.Thread] = []
+        self._wake = threading.Condition()
+        self._idle = threading.Condition()
+        self._running = 0
+        self._stopping = False
+
+    @property
+    def started(self) -> bool:
+        """True while worker threads are running."""
+        return bool(self._threads)
+
+    def start(self) -> None:
+        """Start the worker threads (idempotent)."""
+        with self._wake:
+            if self._threads:
+                return
+            self._stopping = False
+            for i in range(self._size):
+                thread = threading.Thread(target=self._work, name=f"webhook-workflow-{i}",
+                                          daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def notify(self) -> None:
+        """Tell one idle worker that an execution was queued."""
+        with self._wake:
+            self._wake.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                if self._stopping:
+                    return
+            execution = None
+            try:
+                execution = self.store.claim(self.owner, self._keys())
+            except Exception:  # a store hiccup must not kill the worker
+                logger.exception("claiming an execution failed")
+            if execution is None:
+                with self._wake:
+                    if self._stopping:
+                        return
+                    self._wake.wait(POLL_SECONDS)
+                continue
+            with self._idle:
+                self._running += 1
+            try:
+                self._run(execution)
+            except Exception:
+                logger.exception("execution %s: unexpected error in the worker", execution.id)
+            finally:
+                with self._idle:
+                    self._running -= 1
+                    self._idle.notify_all()
+
+    def busy(self) -> bool:
+        """True while an execution of ours is queued or running."""
+        with self._idle:
+            if self._running:
+                return True
+        return self.store.queued_count() > 0
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Wait until nothing is queued or running; False if ``timeout`` passed first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self.busy():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.notify()
+            with self._idle:
+                self._idle.wait(min(remaining, 0.05))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the workers after their current execution."""
+        with self._wake:
+            self._stopping = True
+            self._wake.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads = [t for t in self._threads if t.is_alive()]

@@ -1,0 +1,163 @@
+"""The run loop of one execution, after NocoBase's Processor, written once for both doors.
+
+NocoBase's processor recurses (``run`` → ``exec`` → next ``run`` ...). Here the loop is flat:
+each step is either *run node N with input J* or *resume branching node P with the last job J
+of one of its branches*, so a chain of 100 000 nodes needs no deep Python stack. The loop is a
+generator that yields effects (see :mod:`.effects`) and is driven by a sync or an async driver.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Generator, Mapping
+from inspect import isgenerator
+from typing import TYPE_CHECKING, Any
+
+from ..nodes.base import CompiledNode, Outcome, RunBranch, Stop
+from .effects import Call
+from .records import Execution, Job, utcnow
+from .status import Status
+
+if TYPE_CHECKING:
+    from ..definition.compile import CompiledWorkflow
+    from ..http.response import CoreResponse
+
+__all__ = ["Processor"]
+
+logger = logging.getLogger("webhook_workflow.processor")
+
+_RUN, _RESUME = 0, 1
+
+
+class Processor:
+    """Runs one execution of a compiled workflow.
+
+    ``steps()`` is the generator drivers run. Node types reach the execution through this
+    object: :meth:`render` a template against the node scope, :attr:`execution`,
+    :attr:`response` (sync answer), :meth:`job_of` (a node's latest job).
+    """
+
+    __slots__ = ("_jobs_by_key", "env", "execution", "jobs_map", "logger", "max_node_runs",
+                 "node_runs", "response", "scope", "scopes", "workflow")
+
+    def __init__(self, workflow: CompiledWorkflow, execution: Execution, *,
+                 system: Mapping[str, Any], env: Mapping[str, Any],
+                 max_node_runs: int = 100_000, log: logging.Logger | None = None) -> None:
+        self.workflow = workflow
+        self.execution = execution
+        self.env = env
+        self.max_node_runs = max_node_runs
+        self.logger = log or logger
+        self.node_runs = 0
+        #: The HTTP answer a Response node chose (sync workflows), else None.
+        self.response: CoreResponse | None = None
+        self.jobs_map: dict[str, Any] = {}
+        self._jobs_by_key: dict[str, Job] = {}
+        self.scopes: dict[str, Any] = {}
+        for job in execution.jobs:
+            self.jobs_map[job.node_key] = job.result
+            self._jobs_by_key[job.node_key] = job
+        self.scope: dict[str, Any] = {
+            "$context": execution.context,
+            "$jobsMapByNodeKey": self.jobs_map,
+            "$scopes": self.scopes,
+            "$system": system,
+            "$env": env,
+        }
+
+    # -- helpers for node types ------------------------------------------------------------
+    def render(self, template: Any) -> Any:
+        """Render a compiled template against this execution's scope."""
+        return template.render(self.scope)
+
+    def job_of(self, node: CompiledNode) -> Job | None:
+        """The latest job of ``node`` in this execution."""
+        return self._jobs_by_key.get(node.key)
+
+    def save_job(self, node: CompiledNode, job: Job) -> Job:
+        """Record ``job`` as the latest job of ``node`` (a job saved again is updated)."""
+        job.node_key = node.key
+        if job.started_at is None:
+            job.started_at = utcnow()
+        if job.status != Status.PENDING:
+            job.finished_at = utcnow()
+        if self._jobs_by_key.get(node.key) is not job:
+            self.execution.jobs.append(job)
+            self._jobs_by_key[node.key] = job
+        self.jobs_map[node.key] = job.result
+        return job
+
+    # -- the loop ---------------------------------------------------------------------------
+    def steps(self) -> Generator[Call, Any, Status]:
+        """Run the execution to its end (or until it waits); return its status."""
+        execution = self.execution
+        if execution.started_at is None:
+            execution.started_at = utcnow()
+        execution.status = Status.STARTED
+        head = self.workflow.head
+        if head is None:
+            return self._exit(Status.RESOLVED)
+        kind, node, value = _RUN, head, None
+        while True:
+            if self.node_runs >= self.max_node_runs:
+                message = f"max_node_runs ({self.max_node_runs}) exceeded"
+                self.save_job(node, Job(Status.ERROR, {"message": message}))
+                return self._exit(Status.ERROR)
+            self.node_runs += 1
+            started = utcnow()
+            try:
+                if kind == _RUN:
+                    outcome: Any = node.impl.run(node, value, self)
+                else:
+                    outcome = node.impl.resume(node, value, self)
+                if isgenerator(outcome):
+                    outcome = yield from outcome
+            except Exception as exc:
+                outcome = self._error_job(node, exc, kind == _RESUME)
+            job = _job_of(outcome)
+            if job.started_at is None:
+                job.started_at = started
+            self.save_job(node, job)
+            if isinstance(outcome, Stop):
+                return self._exit(outcome.status)
+            if isinstance(outcome, RunBranch):
+                kind, node, value = _RUN, node.branches[outcome.index], job
+                continue
+            if job.status == Status.RESOLVED and node.downstream is not None:
+                kind, node, value = _RUN, node.downstream, job
+                continue
+            if job.status == Status.PENDING:
+                # The node waits (e.g. a timer); the execution stays STARTED until resumed.
+                return Status.STARTED
+            parent = node.parent
+            if parent is None:
+                return self._exit(job.status)
+            kind, node, value = _RESUME, parent, job
+
+    def _error_job(self, node: CompiledNode, exc: Exception, resuming: bool) -> Job:
+        """Turn an exception raised by a node into its ERROR job (the run goes on safely)."""
+        message = str(exc) or type(exc).__name__
+        log = "".join(traceback.format_exception(exc))
+        self.logger.warning("execution %s: node %s raised %s: %s", self.execution.id, node.key,
+                            type(exc).__name__, message)
+        own = self._jobs_by_key.get(node.key) if resuming else None
+        if own is not None and own.status == Status.PENDING:
+            own.status, own.result, own.log = Status.ERROR, {"message": message}, log
+            return own
+        return Job(Status.ERROR, {"message": message}, log)
+
+    def _exit(self, status: Status) -> Status:
+        execution = self.execution
+        execution.status = status
+        if status != Status.STARTED:
+            execution.finished_at = utcnow()
+        return status
+
+
+def _job_of(outcome: Outcome) -> Job:
+    if isinstance(outcome, Job):
+        return outcome
+    if isinstance(outcome, RunBranch | Stop):
+        return outcome.job
+    raise TypeError(f"a node returned {type(outcome).__name__}, not a Job")

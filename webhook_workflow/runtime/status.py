@@ -1,0 +1,53 @@
+"""Job and execution statuses, numbered exactly as NocoBase numbers them."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = ["FINISHED", "Status", "status_from_value"]
+
+
+class Status(IntEnum):
+    """Status of a job or an execution. An execution still queued has status ``None``."""
+
+    PENDING = 0
+    RESOLVED = 1
+    FAILED = -1
+    ERROR = -2
+    ABORTED = -3
+    CANCELED = -4
+    REJECTED = -5
+    RETRY_NEEDED = -6
+
+    # NocoBase calls a running execution STARTED; it shares the number with PENDING.
+    STARTED = 0
+
+    def __str__(self) -> str:
+        return self.name
+
+
+#: Statuses that end a job or an execution (everything but PENDING/STARTED).
+FINISHED = frozenset(s for s in Status if s != Status.PENDING)
+
+
+def status_from_value(value: int | str | Status) -> Status:
+    """Turn a number (``-1``) or a name (``"failed"``, ``"RESOLVED"``) into a :class:`Status`.
+
+    Unknown numbers fall back to their sign, as NocoBase does; unknown names raise ``ValueError``.
+    """
+    if isinstance(value, Status):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"not a status: {value!r}")
+    if isinstance(value, int):
+        try:
+            return Status(value)
+        except ValueError:
+            return Status((value > 0) - (value < 0))
+    name = value.strip().upper()
+    if name.lstrip("-").isdigit():
+        return status_from_value(int(name))
+    try:
+        return Status[name]
+    except KeyError:
+        raise ValueError(f"unknown status {value!r}") from None

@@ -1,0 +1,1 @@
+"""Execution stores: the Store protocol and its implementations."""

@@ -1,0 +1,1 @@
+"""Trigger variables, paths and ``{{ }}`` templates."""

@@ -1,0 +1,138 @@
+"""The WSGI door (PEP 3333): ``WebhookMiddleware(app=None, *, engine)``.
+
+Translates ``environ`` into the gateway's plain values and the gateway's answer into
+``start_response`` + one body chunk. Paths outside the engine's ``base_path`` go to the
+wrapped app untouched (its iterable, and so its ``close()``, is returned as it is).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+
+from multidict import CIMultiDict
+
+from .engine import Engine
+from .gateway import Admission, SyncRun
+from .http.response import CoreResponse, error_response
+
+__all__ = ["WebhookMiddleware"]
+
+logger = logging.getLogger("webhook_workflow")
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+_READ_CHUNK = 64 * 1024
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Status {status}"
+
+
+def _headers(environ: dict[str, Any]) -> CIMultiDict[str]:
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, value in environ.items():
+        if name.startswith("HTTP_"):
+            headers.add(name[5:].replace("_", "-"), value)
+    content_type = environ.get("CONTENT_TYPE")
+    if content_type:
+        headers["Content-Type"] = content_type
+    content_length = environ.get("CONTENT_LENGTH")
+    if content_length:
+        headers["Content-Length"] = content_length
+    return headers
+
+
+class WebhookMiddleware:
+    """Serve the engine's webhooks; hand every other path to ``app`` (404 when ``app`` is None).
+
+    ``app`` is the wrapped WSGI application (positional, as Flask's ``app.wsgi_app = ...`` and
+    Django's wrappers use it); ``engine`` is keyword-only.
+    """
+
+    def __init__(self, app: WSGIApp | None = None, *, engine: Engine) -> None:
+        self.app = app
+        self.engine = engine
+        self.gateway = engine.gateway
+
+    def __call__(self, environ: dict[str, Any],
+                 start_response: StartResponse) -> Iterable[bytes]:
+        raw_path = environ.get("PATH_INFO", "") or "/"
+        try:
+            # PEP 3333 carries the decoded path as latin-1 "bytes in a str"; recover UTF-8.
+            route = raw_path.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            route = raw_path
+        key = self.gateway.key_of(route)
+        if key is None:
+            if self.app is not None:
+                return self.app(environ, start_response)
+            return self._send(start_response, error_response(404, "not found"))
+        try:
+            response = self._handle(environ, key, raw_path)
+        except Exception:
+            logger.exception("unexpected error answering %s %s", environ.get("REQUEST_METHOD"),
+                             raw_path)
+            response = error_response(500, "internal error")
+        return self._send(start_response, response)
+
+    def _handle(self, environ: dict[str, Any], key: str, raw_path: str) -> CoreResponse:
+        query = environ.get("QUERY_STRING", "")
+        headers = _headers(environ)
+        uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        url_length = len(uri) if uri else len(raw_path) + (len(query) + 1 if query else 0)
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        terminated = bool(environ.get("wsgi.input_terminated"))
+        admitted = self.gateway.begin(
+            environ.get("REQUEST_METHOD", "GET"), key, url_length,
+            query.encode("latin-1", "replace"), headers,
+            chunked_unterminated=chunked and not terminated)
+        if isinstance(admitted, CoreResponse):
+            return admitted
+        body = self._read_body(environ, admitted, terminated)
+        if isinstance(body, CoreResponse):
+            return body
+        result = self.gateway.accept(admitted, body)
+        if isinstance(result, SyncRun):
+            return result.run()
+        return result
+
+    def _read_body(self, environ: dict[str, Any], admitted: Admission,
+                   terminated: bool) -> bytes | CoreResponse:
+        stream = environ["wsgi.input"]
+        length = admitted.content_length
+        if length is not None:
+            # Never read past CONTENT_LENGTH (PEP 3333); short reads happen, so loop.
+            parts: list[bytes] = []
+            remaining = length
+            while remaining > 0:
+                chunk = stream.read(min(remaining, _READ_CHUNK))
+                if not chunk:
+                    return error_response(400, "body shorter than Content-Length")
+                parts.append(chunk)
+                remaining -= len(chunk)
+            return b"".join(parts)
+        if not terminated:
+            return b""  # no length and no terminated input: there is no body to read safely
+        parts = []
+        total = 0
+        while True:
+            chunk = stream.read(_READ_CHUNK)
+            if not chunk:
+                return b"".join(parts)
+            total += len(chunk)
+            if total > admitted.max_body:
+                return self.gateway.too_large(admitted)
+            parts.append(chunk)
+
+    @staticmethod
+    def _send(start_response: StartResponse, response: CoreResponse) -> list[bytes]:
+        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+        start_response(_status_line(response.status), headers)
+        return [response.body]

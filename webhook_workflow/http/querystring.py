@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 __all__ = [
     "DEFAULT_ARRAY_LIMIT",
@@ -108,6 +108,14 @@ def _spill(arr: _Arr) -> _Overflow:
     return out
 
 
+def _unquote(token: str) -> str:
+    """Percent-decode as ``urllib.parse.unquote`` does (bad UTF-8 -> U+FFFD)."""
+    if token.isascii():
+        # Same result for ASCII input, without unquote's per-chunk regex split.
+        return unquote_to_bytes(token).decode("utf-8", "replace")
+    return unquote(token, errors="replace")
+
+
 def _pairs(text: str, options: QueryOptions) -> tuple[dict[str, Any], bool, bool]:
     """Split ``text`` into decoded key -> value, collecting repeated keys.
 
@@ -141,11 +149,11 @@ def _pairs(text: str, options: QueryOptions) -> tuple[dict[str, Any], bool, bool
             if "+" in value:
                 value = value.replace("+", " ")
             if "%" in value:
-                value = unquote(value, errors="replace")
+                value = _unquote(value)
         if "+" in key:
             key = key.replace("+", " ")
         if "%" in key:
-            key = unquote(key, errors="replace")
+            key = _unquote(key)
         old = flat.get(key)
         if old is None:
             flat[key] = value

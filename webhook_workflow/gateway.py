@@ -18,7 +18,7 @@ from .errors import RequestRejected, StoreUnavailable
 from .http.querystring import parse_query
 from .http.request import (body_limit, check_head, check_limits, header_value,
                            parse_body)
-from .http.response import CoreResponse, HeaderInjection, error_response
+from .http.response import CoreResponse, HeaderInjection, empty_response, error_response
 from .runtime.effects import drive_async, drive_sync
 from .runtime.records import Execution, utcnow
 from .runtime.status import Status
@@ -170,7 +170,7 @@ class SyncRun:
             return self.processor.response
         status = execution.status
         if status == Status.RESOLVED:
-            return CoreResponse(200)
+            return empty_response(200)
         if status == Status.STARTED:
             message = f"execution {execution.id} did not finish"
         else:

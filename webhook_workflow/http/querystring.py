@@ -1,15 +1,12 @@
-"""Query-string parsing with the nesting rules of the ``qs`` convention.
+"""Query-string parsing with the nesting rules of the ``qs`` convention (default options).
 
-``a[b][c]=x`` nests, ``a[]=x`` and ``a[0]=x`` build lists, repeated keys collect into
-lists, and the ``depth`` / ``array_limit`` / ``parameter_limit`` guards degrade
-silently instead of failing. The results (merge rules for conflicting keys included)
-are those of ``qs`` with default options.
+``a[b][c]=x`` nests, ``a[]=x`` / ``a[0]=x`` build lists, repeated keys collect into lists,
+and the ``depth`` / ``array_limit`` / ``parameter_limit`` guards degrade silently.
 
-Two representations keep hostile input linear in time and memory: lists are built
-sparse (``_Arr``), so ``a[999999]=x`` never allocates its holes even with a large
-``array_limit``, and a list that outgrew the limit (``_Overflow``) remembers its
-highest numeric key instead of rescanning all keys on every append. Merging runs
-on an explicit work list, so a large ``depth`` cannot exhaust the Python stack.
+Hostile input stays linear in time and memory: lists are built sparse (``_Arr``), so a
+large index never allocates its holes; a list that outgrew the limit (``_Overflow``)
+remembers its highest numeric key rather than rescanning keys on each append; merging
+runs on an explicit work list, so a large ``depth`` cannot exhaust the Python stack.
 """
 
 from __future__ import annotations
@@ -19,14 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote, unquote_to_bytes
 
-__all__ = [
-    "DEFAULT_ARRAY_LIMIT",
-    "DEFAULT_DEPTH",
-    "DEFAULT_OPTIONS",
-    "DEFAULT_PARAMETER_LIMIT",
-    "QueryOptions",
-    "parse_query",
-]
+__all__ = ["DEFAULT_ARRAY_LIMIT", "DEFAULT_DEPTH", "DEFAULT_OPTIONS", "DEFAULT_PARAMETER_LIMIT"]
+__all__ += ["QueryOptions", "parse_query"]
 
 DEFAULT_DEPTH: Final = 5
 DEFAULT_ARRAY_LIMIT: Final = 20
@@ -69,7 +60,7 @@ class _Arr:
 
 
 def _as_int(key: str) -> int | None:
-    """``int(key)`` or None; the overflow rules compare keys as ``int()`` reads them."""
+    """``int(key)`` or None: overflowed lists order their keys as ``int()`` reads them."""
     try:
         return int(key)
     except ValueError:
@@ -86,11 +77,9 @@ class _Overflow(dict[str, Any]):
         self.top: int | None = None  # highest numeric key, kept so appends stay O(1)
 
     def put(self, key: str, value: Any) -> None:
-        """Set ``key``, tracking the highest numeric key seen."""
-        if key not in self:
-            number = _as_int(key)
-            if number is not None and (self.top is None or number > self.top):
-                self.top = number
+        """Set ``key``, tracking the highest numeric key."""
+        if key not in self and (number := _as_int(key)) is not None:
+            self.top = number if self.top is None else max(self.top, number)
         self[key] = value
 
     def append(self, value: Any) -> None:
@@ -99,13 +88,22 @@ class _Overflow(dict[str, Any]):
 
 
 def _spill(arr: _Arr) -> _Overflow:
-    """Turn an over-long list into a mapping keyed by the indices of its items."""
+    """Turn a list into a mapping keyed by the indices of its items."""
     out = _Overflow()
-    items = arr.items
-    for index in sorted(items):
-        out[str(index)] = items[index]
-    out.top = max(items) if items else None
+    for index in sorted(arr.items):
+        out.put(str(index), arr.items[index])
     return out
+
+
+def _combine(old: Any, value: str, limit: int) -> Any:
+    """Add ``value`` after ``old`` (a repeated key): a list, or a mapping once too long."""
+    if type(old) is _Overflow:
+        old.append(value)
+        return old
+    arr = old if type(old) is _Arr else _Arr(1, {0: old})
+    arr.items[arr.size] = value
+    arr.size += 1
+    return arr if arr.size <= limit else _spill(arr)
 
 
 def _unquote(token: str) -> str:
@@ -117,26 +115,20 @@ def _unquote(token: str) -> str:
 
 
 def _pairs(text: str, options: QueryOptions) -> tuple[dict[str, Any], bool, bool]:
-    """Split ``text`` into decoded key -> value, collecting repeated keys.
-
-    Also returns whether any key may nest and whether a list became an ``_Overflow``.
-    """
+    """Decoded key -> value with repeated keys collected; also: may nest? any repeat?"""
     if "%5" in text:
-        # Encoded brackets in keys act as brackets; values are unaffected because
-        # percent-decoding would produce the same character anyway.
+        # Encoded brackets count as brackets; values decode to the same text anyway.
         text = text.replace("%5B", "[").replace("%5b", "[").replace("%5D", "]").replace("%5d", "]")
     closes = "]" in text
     limit = options.parameter_limit
-    array_limit = options.array_limit
     parts = text.split("&", limit)
-    if len(parts) > limit:
-        del parts[limit:]
+    del parts[limit:]
     flat: dict[str, Any] = {}
-    overflowed = False
+    repeated = False
     for part in parts:
         if not part:
             continue
-        # A "]=" wins over an earlier "=" so that "a[=]=x" keeps "=" inside the key.
+        # A "]=" wins over an earlier "=", so "a[=]=x" keeps "=" inside the key.
         cut = part.find("]=") + 1 if closes else 0
         if cut <= 0:
             cut = part.find("=")
@@ -157,33 +149,10 @@ def _pairs(text: str, options: QueryOptions) -> tuple[dict[str, Any], bool, bool
         old = flat.get(key)
         if old is None:
             flat[key] = value
-        elif type(old) is str:
-            pair = [old, value]
-            if len(pair) > array_limit:
-                flat[key] = _spill(_Arr(2, dict(enumerate(pair))))
-                overflowed = True
-            else:
-                flat[key] = pair
-        elif type(old) is list:
-            if len(old) >= array_limit:
-                old.append(value)
-                flat[key] = _spill(_Arr(len(old), dict(enumerate(old))))
-                overflowed = True
-            else:
-                old.append(value)
         else:
-            old.append(value)
-    return flat, "[" in text, overflowed
-
-
-def _balanced_close(key: str, start: int) -> int:
-    """Index of the "]" closing the "[" at ``start`` (nested pairs count), or -1."""
-    level = 0
-    for match in _BRACKET.finditer(key, start):
-        level += 1 if match.group() == "[" else -1
-        if level == 0:
-            return match.start()
-    return -1
+            flat[key] = _combine(old, value, options.array_limit)
+            repeated = True
+    return flat, "[" in text, repeated
 
 
 def _segments(key: str, depth: int) -> list[str]:
@@ -192,15 +161,21 @@ def _segments(key: str, depth: int) -> list[str]:
         return [key]
     start = key.find("[")
     segments = [key[:start]] if start > 0 else []
-    count = 0
-    while start >= 0 and count < depth:
+    groups = 0
+    while start >= 0 and groups < depth:
         close = key.find("]", start + 1)
         if close >= 0 and key.find("[", start + 1, close) >= 0:
-            close = _balanced_close(key, start)
+            # A nested "[" (as in "[a[b]]"): count levels to find the matching "]".
+            level, close = 0, -1
+            for match in _BRACKET.finditer(key, start):
+                level += 1 if match.group() == "[" else -1
+                if level == 0:
+                    close = match.start()
+                    break
         if close < 0:
             break  # unterminated: the remainder below keeps it
         segments.append(key[start : close + 1])
-        count += 1
+        groups += 1
         start = key.find("[", close + 1)  # text between groups is dropped, as in qs
     if start >= 0:
         segments.append("[" + key[start:] + "]")
@@ -218,73 +193,52 @@ def _build(segments: list[str], leaf: Any, array_limit: int) -> Any:
                 node = _spill(node)
         else:
             name = segment[1:-1] if segment[0] == "[" and segment[-1] == "]" else segment
-            index = -1
-            # Only a bracketed canonical decimal ("7", not "07" or "+7") is an index.
-            if (
-                name is not segment
-                and name.isdigit()
-                and name.isascii()
-                and (name[0] != "0" or len(name) == 1)
-            ):
-                number = _as_int(name)  # None past int()'s digit limit: stays a key
-                index = -1 if number is None else number
-            node = _Arr(index + 1, {index: leaf}) if 0 <= index < array_limit else {name: leaf}
+            # Only a bracketed canonical decimal ("7"; not "07", "+7", " 7") is an index;
+            # int() gives None past its digit limit, so such a run stays a key.
+            digits = name.isdigit() and name.isascii() and (name[0] != "0" or len(name) == 1)
+            index = _as_int(name) if digits and name is not segment else -1
+            if index is not None and 0 <= index < array_limit:
+                node = _Arr(index + 1, {index: leaf})
+            else:
+                node = {name: leaf}
         leaf = node
     return leaf
-
-
-_MAPS: Final = (dict, _Overflow)
 
 
 def _step(target: Any, source: Any, limit: int, work: list[tuple[Any, Any, Any]]) -> Any:
     """Merge ``source`` into ``target`` one level deep; deeper merges go on ``work``."""
     if type(source) is str:
-        if type(target) is _Arr:
-            if target.size + 1 > limit:
-                spilled = _spill(target)
-                spilled.put(str(target.size), source)
-                return spilled
-            target.items[target.size] = source
-            target.size += 1
-            return target
-        if type(target) is _Overflow:
-            target.append(source)
-            return target
+        if type(target) is _Arr or type(target) is _Overflow:
+            return _combine(target, source, limit)
         if type(target) is dict and source == "":
             return target
         return _Arr(2, {0: target, 1: source})
     if type(source) is _Arr:
         if type(target) is _Arr:
-            items = target.items
-            deeper: list[int] = []
+            items, deeper = target.items, []
             for index in sorted(source.items):
                 value = source.items[index]
                 if index not in items:
                     items[index] = value
                     target.size = max(target.size, index + 1)
-                elif type(items[index]) in _MAPS and type(value) in _MAPS:
+                elif type(items[index]) in (dict, _Overflow) and type(value) in (dict, _Overflow):
                     deeper.append(index)
-                else:
+                else:  # a taken slot: the new item goes to the end
                     items[target.size] = value
                     target.size += 1
             result: Any = target if target.size <= limit else _spill(target)
             for index in deeper:
-                key: Any = index if result is target else str(index)
-                work.append((result, key, source.items[index]))
+                slot: Any = index if result is target else str(index)
+                work.append((result, slot, source.items[index]))
             return result
         if type(target) is str:
             shifted = {index + 1: value for index, value in source.items.items()}
             shifted[0] = target
             arr = _Arr(source.size + 1, shifted)
             return arr if arr.size <= limit else _spill(arr)
-        source = {str(index): source.items[index] for index in sorted(source.items)}
+        source = dict(_spill(source))
     elif type(target) is _Arr:
-        converted: dict[str, Any] = _Overflow() if type(source) is _Overflow else {}
-        for index in sorted(target.items):
-            converted[str(index)] = target.items[index]
-        if type(converted) is _Overflow:
-            converted.top = max(target.items) if target.items else None
-        target = converted
+        target = _spill(target) if type(source) is _Overflow else dict(_spill(target))
     elif type(target) is str:
         if type(source) is _Overflow:
             return _prepend(target, source)
@@ -301,7 +255,7 @@ def _step(target: Any, source: Any, limit: int, work: list[tuple[Any, Any, Any]]
 
 
 def _prepend(first: str, source: _Overflow) -> _Overflow:
-    """Put ``first`` at "0" and shift the numeric keys of ``source`` up by one."""
+    """Put ``first`` at "0", then the numeric keys of ``source`` shifted up by one."""
     numbered = sorted(
         ((number, key) for key in source if (number := _as_int(key)) is not None),
         key=lambda pair: pair[0],
@@ -345,49 +299,41 @@ def _nest(flat: dict[str, Any], options: QueryOptions) -> dict[str, Any]:
     """Build the nested result from the decoded pairs, in first-seen key order."""
     limit = options.array_limit
     box: list[Any] = [{}]
-    out: dict[str, Any] = box[0]
     for key, value in flat.items():
-        if type(value) is list:
-            value = _Arr(len(value), dict(enumerate(value)))
         if "[" not in key:
-            if key in out:
-                _merge(out, key, value, limit)
+            if key in box[0]:
+                _merge(box[0], key, value, limit)
             else:
-                out[key] = value
-            continue
-        _merge(box, 0, _build(_segments(key, options.depth), value, limit), limit)
+                box[0][key] = value
+        else:
+            _merge(box, 0, _build(_segments(key, options.depth), value, limit), limit)
     return _finish(box[0])
 
 
 def _text(query: bytes | str) -> str:
     """The query as text: UTF-8 with U+FFFD for bad bytes; a str carries bytes as latin-1."""
-    if isinstance(query, str):
-        if query.isascii():
-            return query
-        try:
-            raw = query.encode("latin-1")
-        except UnicodeEncodeError:
-            # Lone surrogates must not raise; they come out as U+FFFD below.
-            raw = query.encode("utf-8", "surrogatepass")
-        return raw.decode("utf-8", "replace")
-    return bytes(query).decode("utf-8", "replace")
+    if not isinstance(query, str):
+        return bytes(query).decode("utf-8", "replace")
+    if query.isascii():
+        return query
+    try:
+        raw = query.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = query.encode("utf-8", "surrogatepass")  # lone surrogates become U+FFFD
+    return raw.decode("utf-8", "replace")
 
 
 def parse_query(query: bytes | str, options: QueryOptions = DEFAULT_OPTIONS) -> dict[str, Any]:
-    """Parse a raw query string (no leading ``?`` stripping) into nested dicts/lists/str.
+    """Parse a raw query string (a leading ``?`` is kept) into nested dicts/lists/str.
 
-    ``query`` is the percent-encoded query as on the wire: ``bytes`` from ASGI, or a
-    ``str`` from WSGI carrying those bytes as latin-1 (a str with characters above
-    U+00FF is taken as already-decoded text). Percent-decoded bytes that are not UTF-8
-    become U+FFFD. Never raises on any input; the result shares nothing between calls.
+    ``query`` is percent-encoded as on the wire: ``bytes`` from ASGI, or a ``str`` from
+    WSGI carrying those bytes as latin-1 (a str with characters above U+00FF is taken as
+    text). Percent-decoded bytes that are not UTF-8 become U+FFFD. Never raises on any
+    input; the result is built fresh on every call.
     """
     if not query:
         return {}
-    flat, nested, overflowed = _pairs(_text(query), options)
-    if not nested:
-        if overflowed:
-            for key, value in flat.items():
-                if type(value) is _Overflow:
-                    flat[key] = dict(value)
-        return flat
-    return _nest(flat, options)
+    flat, nested, repeated = _pairs(_text(query), options)
+    if nested:
+        return _nest(flat, options)
+    return _finish(flat) if repeated else flat

@@ -23,6 +23,7 @@ __all__ = [
     "HeaderInjection",
     "ResponseSpec",
     "compile_response",
+    "empty_response",
     "encode_body",
     "error_response",
 ]
@@ -51,15 +52,24 @@ class CoreResponse:
 
 
 def encode_body(body: Any) -> tuple[bytes, str | None]:
-    """Body bytes and their default content type: str → text, None → empty, else JSON."""
+    """Body bytes and their default content type: str → text, None → empty, else JSON.
+
+    An empty body still gets ``text/plain``: PEP 3333 validators (and some clients) expect a
+    content type on every answer that may carry a body.
+    """
     if body is None:
-        return b"", None
+        return b"", TEXT_PLAIN
     if isinstance(body, str):
         return body.encode("utf-8"), TEXT_PLAIN
     if isinstance(body, bytes):
         return body, "application/octet-stream"
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=json_default)
     return text.encode("utf-8"), APPLICATION_JSON
+
+
+def empty_response(status: int = 200) -> CoreResponse:
+    """An answer without a body."""
+    return CoreResponse(status, [("Content-Type", TEXT_PLAIN)], b"")
 
 
 def error_response(status: int, message: str,

@@ -13,9 +13,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from doors import Door  # noqa: E402
+from doors import Door
 
-from webhook_workflow import Engine  # noqa: E402
+from webhook_workflow import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "payment-callback.json"

@@ -93,7 +93,8 @@ def test_run_text_trace_and_exit_status_for_refused_requests() -> None:
 def test_run_async_workflow_with_env(tmp_path: Path) -> None:
     definition = tmp_path / "async.json"
     definition.write_text(json.dumps({"key": "a", "nodes": [
-        {"key": "o", "type": "output", "config": {"value": "{{$env.GREETING}} {{$context.body.n}}"}},
+        {"key": "o", "type": "output",
+         "config": {"value": "{{$env.GREETING}} {{$context.body.n}}"}},
         {"key": "e", "type": "end", "config": {"endStatus": -1}}]}))
     env_file = tmp_path / ".env"
     env_file.write_text("# comment\nexport GREETING='hello'\n")

@@ -179,7 +179,7 @@ def test_invalid_content_length_answers_400(door: Door) -> None:
     assert answer.status == 400
 
 
-# -- media types and JSON ---------------------------------------------------------------------------
+# -- media types and JSON --------------------------------------------------------------
 @pytest.mark.parametrize("body, reason", [
     (b"{bad", "invalid JSON"),
     (b'"just a string"', "object or an array"),

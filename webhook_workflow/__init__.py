@@ -7,8 +7,13 @@ and :mod:`webhook_workflow.asgi`.
 from __future__ import annotations
 
 from .engine import Engine
-from .errors import (DefinitionError, RequestRejected, StoreUnavailable, TemplateError,
-                     WebhookWorkflowError)
+from .errors import (
+                     DefinitionError,
+                     RequestRejected,
+                     StoreUnavailable,
+                     TemplateError,
+                     WebhookWorkflowError,
+)
 from .nodes.custom import NodeContext
 from .runtime.records import Execution, Job
 from .runtime.status import Status

@@ -9,6 +9,7 @@ protocol itself when the wrapped app cannot (Django raises on lifespan).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -81,10 +82,8 @@ class WebhookMiddleware:
             logger.exception("unexpected error answering %s %s", scope.get("method"),
                              scope.get("path"))
             response = error_response(500, "internal error")
-        try:
+        with contextlib.suppress(OSError):  # the client went away (ASGI 2.4): nothing to tell
             await _send(send, response)
-        except OSError:
-            pass  # the client went away (ASGI 2.4): nothing to tell it
 
     async def _handle(self, scope: Scope, key: str, receive: Receive) -> CoreResponse:
         headers: CIMultiDict[str] = CIMultiDict(

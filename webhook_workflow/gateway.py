@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from multidict import CIMultiDict
 
 from .errors import RequestRejected, StoreUnavailable
 from .http.querystring import parse_query
-from .http.request import (body_limit, check_head, check_limits, header_value,
-                           parse_body)
+from .http.request import body_limit, check_head, check_limits, header_value, parse_body
 from .http.response import CoreResponse, HeaderInjection, empty_response, error_response
 from .runtime.effects import drive_async, drive_sync
 from .runtime.records import Execution, utcnow

@@ -25,7 +25,7 @@ def _handler(out: TextIO) -> type[WSGIRequestHandler]:
     class AccessLogHandler(WSGIRequestHandler):
         """One access-log line per request on the serve command's output."""
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             with lock:
                 print(f"{self.address_string()} - [{self.log_date_time_string()}] "
                       f"{format % args}", file=out, flush=True)

@@ -17,11 +17,11 @@ from typing import Any
 
 from ..errors import DefinitionError
 from ..http.querystring import QueryOptions
-from ..http.response import ResponseSpec, compile_response
+from ..http.response import ResponseSpec
 from ..nodes.base import CompiledNode, NodeType
 from ..nodes.registry import PLANNED_NODES
 from ..variables.context import ContextBuilder
-from .fields import Field, boolean, check_section, integer, join, json_value, string, type_name
+from .fields import Field, boolean, check_section, join, json_value, string, type_name
 from .trigger import check_options, compile_trigger
 
 __all__ = ["KEY_PATTERN", "CompiledWorkflow", "compile_definition", "generate_key"]

@@ -135,7 +135,7 @@ def string(pattern: str | None = None, *, max_length: int | None = None, what: s
         if max_length is not None and len(value) > max_length:
             raise DefinitionError(path, f"must be at most {max_length} characters")
         if compiled is not None and not compiled.match(value):
-            raise DefinitionError(path, f"must be {what or 'a string matching ' + pattern!r}")
+            raise DefinitionError(path, f"must be {what or f'a string matching {pattern!r}'}")
         return value
 
     return check
@@ -181,9 +181,10 @@ def header_value(value: Any, path: str) -> str:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise DefinitionError(path, f"must be a string, got {type_name(value)}")
         value = str(value)
-    if _BAD_HEADER_CHARS.search(value):
+    text: str = value
+    if _BAD_HEADER_CHARS.search(text):
         raise DefinitionError(path, "must not contain CR, LF or NUL")
-    return value
+    return text
 
 
 _HEADER_FIELDS = (

@@ -90,7 +90,7 @@ RESPONSE_FIELDS = (
 class ResponseSpec:
     """A compiled ``{"statusCode", "headers", "body"}``."""
 
-    __slots__ = ("body", "headers", "status", "static")
+    __slots__ = ("body", "headers", "static", "status")
 
     def __init__(self, status: int, headers: list[tuple[str, Template]], body: Template) -> None:
         self.status = status

@@ -109,7 +109,7 @@ class NodeType:
         """Run the node; ``prev`` is the upstream job (``None`` for the first node)."""
         raise NotImplementedError
 
-    def resume(self, node: CompiledNode, job: Job, proc: Processor) -> Outcome | Generator[
+    def resume(self, node: CompiledNode, job: Job | None, proc: Processor) -> Outcome | Generator[
             Any, Any, Outcome]:
         """Called with the last job of one of this node's branches when that branch ends."""
         raise DefinitionError(node.path, f"node type {self.type_name!r} has no branches")

@@ -66,8 +66,10 @@ class ConditionNode(NodeType):
             return RunBranch(job, branch)
         return job
 
-    def resume(self, node: CompiledNode, job: Job, proc: Processor) -> Outcome:
+    def resume(self, node: CompiledNode, job: Job | None, proc: Processor) -> Outcome:
         own = proc.job_of(node)
+        if job is None:
+            raise ValueError("condition resumed without a branch job")
         if job.status == Status.RESOLVED and own is not None:
             return own  # the branch succeeded: the condition job continues downstream
         return Job(job.status, job.result)

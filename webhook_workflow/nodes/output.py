@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..definition.fields import Field, json_value, join
+from ..definition.fields import Field, join, json_value
 from ..errors import DefinitionError
 from ..runtime.records import Job
 from ..runtime.status import Status

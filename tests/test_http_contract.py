@@ -372,3 +372,15 @@ def test_query_options_per_workflow(door_kind: str) -> None:
     answer = Door(door_kind, engine).call(Request(query="a[b][c]=1&l[5]=x&p=1&q=2"))
     assert answer.json() == {"a": {"b": {"[c]": "1"}}, "l": {"5": "x"}, "p": "1"}
     engine.close()
+
+
+def test_hostile_nesting_is_refused_quickly(door: Door) -> None:
+    import time
+
+    body = b"[" * 1_000_000  # just under the 1 MiB default limit
+    started = time.monotonic()
+    answer = door.call(Request(path="/api/webhook:trigger/plain-async", body=body,
+                               headers=[JSON]))
+    assert answer.status == 400
+    assert time.monotonic() - started < 5  # generous guard against a pathological parse
+    assert door.engine.executions() == []

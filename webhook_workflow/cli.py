@@ -19,7 +19,7 @@ from .errors import DefinitionError
 from .gateway import SyncRun
 from .http.response import CoreResponse
 from .runtime.records import Execution
-from .runtime.status import Status
+from .runtime.status import Status, execution_status_name
 from .variables.paths import paths_from_json, paths_from_url
 from .variables.templates import json_default
 
@@ -210,7 +210,7 @@ def _trace(execution: Execution | None, answer: dict[str, Any], out: TextIO) -> 
     if execution is None:
         print("no execution (the request was refused)", file=out)
     else:
-        status = "QUEUED" if execution.status is None else Status(execution.status).name
+        status = execution_status_name(execution.status)
         took = ""
         if execution.started_at and execution.finished_at:
             ms = (execution.finished_at - execution.started_at).total_seconds() * 1000

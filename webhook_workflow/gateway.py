@@ -20,7 +20,7 @@ from .http.request import body_limit, check_head, check_limits, header_value, pa
 from .http.response import CoreResponse, HeaderInjection, empty_response, error_response
 from .runtime.effects import drive_async, drive_sync
 from .runtime.records import Execution, utcnow
-from .runtime.status import Status
+from .runtime.status import Status, execution_status_name
 from .variables.headers import JoinedHeaders
 
 if TYPE_CHECKING:
@@ -173,8 +173,8 @@ class SyncRun:
         if status == Status.STARTED:
             message = f"execution {execution.id} did not finish"
         else:
-            name = status.name if status is not None else "QUEUED"
-            message = f"execution {execution.id} ended with status {name}"
+            message = f"execution {execution.id} ended with status " \
+                      f"{execution_status_name(status)}"
         return error_response(500, message)
 
 

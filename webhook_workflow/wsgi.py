@@ -101,6 +101,9 @@ class WebhookMiddleware:
         result = self.gateway.accept(admitted, body)
         if isinstance(result, SyncRun):
             return result.run()
+        if environ.get("wsgi.run_once"):
+            # CGI-style servers end the process after this request: finish the run first.
+            self.engine.drain()
         return result
 
     def _read_body(self, environ: dict[str, Any], admitted: Admission,

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .ids import new_id
-from .status import Status
+from .status import Status, execution_status_name
 
 __all__ = ["Execution", "Job", "utcnow"]
 
@@ -80,7 +80,7 @@ class Execution:
             "workflow_key": self.workflow_key,
             "version": self.version,
             "status": None if self.status is None else int(self.status),
-            "status_name": "QUEUED" if self.status is None else self.status.name,
+            "status_name": execution_status_name(self.status),
             "sync": self.sync,
             "context": self.context,
             "output": self.output,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["FINISHED", "Status", "status_from_value"]
+__all__ = ["FINISHED", "Status", "execution_status_name", "status_from_value"]
 
 
 class Status(IntEnum):
@@ -28,6 +28,13 @@ class Status(IntEnum):
 
 #: Statuses that end a job or an execution (everything but PENDING/STARTED).
 FINISHED = frozenset(s for s in Status if s != Status.PENDING)
+
+
+def execution_status_name(status: Status | None) -> str:
+    """How an execution status reads: ``QUEUED`` for None, ``STARTED`` for 0, else the name."""
+    if status is None:
+        return "QUEUED"
+    return "STARTED" if status == Status.STARTED else Status(status).name
 
 
 def status_from_value(value: int | str | Status) -> Status:

@@ -14,6 +14,16 @@ from ..runtime.status import Status
 __all__ = ["MemoryStore"]
 
 
+def _snapshot(execution: Execution) -> Execution:
+    """A deep copy; retried because a worker thread may be appending jobs meanwhile."""
+    for _ in range(10):
+        try:
+            return copy.deepcopy(execution)
+        except RuntimeError:  # "changed size during iteration"
+            continue
+    return copy.deepcopy(execution)
+
+
 class MemoryStore:
     """Keeps executions in process memory.
 
@@ -71,7 +81,7 @@ class MemoryStore:
     def get(self, execution_id: str) -> Execution | None:
         with self._lock:
             execution = self._all.get(execution_id)
-            return None if execution is None else copy.deepcopy(execution)
+            return None if execution is None else _snapshot(execution)
 
     def list(self, workflow_key: str | None = None, *, status: Status | str | None = None,
              limit: int = 50) -> list[Execution]:
@@ -87,7 +97,7 @@ class MemoryStore:
                         continue
                 elif status is not None and execution.status != status:
                     continue
-                out.append(copy.deepcopy(execution))
+                out.append(_snapshot(execution))
         return out
 
     def delete(self, execution_id: str) -> bool:
@@ -101,7 +111,7 @@ class MemoryStore:
                 return None
             execution.status = Status.CANCELED
             self._keep_finished(execution_id)
-            return copy.deepcopy(execution)
+            return _snapshot(execution)
 
     def queued_count(self) -> int:
         with self._lock:

@@ -195,7 +195,8 @@ class Engine:
     def processor(self, workflow: CompiledWorkflow, execution: Execution) -> Processor:
         """A processor for one execution of ``workflow``."""
         return Processor(workflow, execution, system=self.system, env=self.env,
-                         max_node_runs=int(self.settings["max_node_runs"]), log=logger)
+                         max_node_runs=int(self.settings["max_node_runs"]), log=logger,
+                         timezone=self.timezone, settings=self.settings)
 
     def execute(self, key: str, context: Mapping[str, Any] | None = None) -> Execution:
         """Run the current version of a workflow now, in this thread (also async or disabled

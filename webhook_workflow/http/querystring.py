@@ -211,8 +211,8 @@ def _step(target: Any, source: Any, limit: int, work: list[tuple[Any, Any, Any]]
         if type(target) is _Arr or type(target) is _Overflow:
             return _combine(target, source, limit)
         if type(target) is dict and source == "":
-            return target
-        return _Arr(2, {0: target, 1: source})
+            return target  # an empty value adds nothing to a mapping
+        return _Arr(2, {0: target, 1: source})  # clashing shapes: keep both, in order
     if type(source) is _Arr:
         if type(target) is _Arr:
             items, deeper = target.items, []
@@ -313,12 +313,12 @@ def _nest(flat: dict[str, Any], options: QueryOptions) -> dict[str, Any]:
 def _text(query: bytes | str) -> str:
     """The query as text: UTF-8 with U+FFFD for bad bytes; a str carries bytes as latin-1."""
     if not isinstance(query, str):
-        return bytes(query).decode("utf-8", "replace")
-    if query.isascii():
+        raw = bytes(query)
+    elif query.isascii():
         return query
-    try:
+    elif max(query) <= "\xff":
         raw = query.encode("latin-1")
-    except UnicodeEncodeError:
+    else:
         raw = query.encode("utf-8", "surrogatepass")  # lone surrogates become U+FFFD
     return raw.decode("utf-8", "replace")
 

@@ -38,16 +38,24 @@ class Processor:
     :attr:`response` (sync answer), :meth:`job_of` (a node's latest job).
     """
 
-    __slots__ = ("_jobs_by_key", "env", "execution", "jobs_map", "logger", "max_node_runs",
-                 "node_runs", "response", "scope", "scopes", "workflow")
+    __slots__ = ("_jobs_by_key", "deadline", "env", "execution", "jobs_map", "logger",
+                 "max_node_runs", "node_runs", "response", "scope", "scopes", "settings",
+                 "timezone", "workflow")
 
     def __init__(self, workflow: CompiledWorkflow, execution: Execution, *,
                  system: Mapping[str, Any], env: Mapping[str, Any],
-                 max_node_runs: int = 100_000, log: logging.Logger | None = None) -> None:
+                 max_node_runs: int = 100_000, log: logging.Logger | None = None,
+                 timezone: str = "UTC", settings: Mapping[str, Any] | None = None) -> None:
         self.workflow = workflow
         self.execution = execution
         self.env = env
         self.max_node_runs = max_node_runs
+        #: The engine's time zone name (``Engine(timezone=...)``) for date nodes.
+        self.timezone = timezone
+        #: The engine settings (``loop_limit``, ``request_policy`` ...), read-only.
+        self.settings: Mapping[str, Any] = settings or {}
+        #: Monotonic deadline of the execution (``options.timeout``), or None.
+        self.deadline: float | None = None
         self.logger = log or logger
         self.node_runs = 0
         #: The HTTP answer a Response node chose (sync workflows), else None.

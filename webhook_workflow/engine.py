@@ -117,7 +117,7 @@ class Engine:
             else:
                 compiled = dataclasses.replace(compiled, version=len(versions) + 1)
                 versions.append(compiled)
-            self._enabled[compiled.key] = bool(data.get("enabled", True))
+            self._enabled[compiled.key] = compiled.enabled
             self._publish(compiled.key)
         return self._view(compiled)
 
@@ -194,9 +194,37 @@ class Engine:
     # -- running ----------------------------------------------------------------------------
     def processor(self, workflow: CompiledWorkflow, execution: Execution) -> Processor:
         """A processor for one execution of ``workflow``."""
-        return Processor(workflow, execution, system=self.system, env=self.env,
+        proc = Processor(workflow, execution, system=self.system, env=self.env,
                          max_node_runs=int(self.settings["max_node_runs"]), log=logger,
                          timezone=self.timezone, settings=self.settings)
+        proc.spawn = self._spawn
+        return proc
+
+    def _spawn(self, key: str, context: dict[str, Any], parent: Processor) -> Processor:
+        """Start a child execution for a ``subflow`` node (recorded like any execution).
+
+        Raises ``LookupError`` for an unknown workflow and ``RecursionError`` when the child's
+        ``options.stackLimit`` is reached.
+        """
+        versions = self._versions.get(key)
+        if not versions:
+            raise LookupError(f"workflow {key!r} is not registered")
+        workflow = versions[-1]
+        stack = [*parent.execution.stack, parent.execution.workflow_key]
+        if stack.count(key) >= workflow.stack_limit:
+            raise RecursionError(f"workflow {key!r} is already running {stack.count(key)} "
+                                 f"time(s) in this chain (options.stackLimit "
+                                 f"{workflow.stack_limit})")
+        child = Execution(workflow.key, workflow.version, context, status=Status.STARTED,
+                          sync=True, started_at=utcnow(), parent_id=parent.execution.id,
+                          stack=stack)
+        self.store.add(child)
+        proc = self.processor(workflow, child)
+        proc.on_finish = lambda done: self.finish(workflow, done.execution)
+        if parent.deadline is not None:
+            proc.deadline = parent.deadline if proc.deadline is None else min(
+                proc.deadline, parent.deadline)
+        return proc
 
     def execute(self, key: str, context: Mapping[str, Any] | None = None) -> Execution:
         """Run the current version of a workflow now, in this thread (also async or disabled
@@ -221,7 +249,7 @@ class Engine:
         """Run an execution in this thread and record its end."""
         proc = self.processor(workflow, execution)
         try:
-            drive_sync(proc.steps())
+            drive_sync(proc.steps(), proc.deadline)
         except Exception as exc:  # never lose the record of a run that broke
             self.fail(execution, exc)
         self.finish(workflow, execution)

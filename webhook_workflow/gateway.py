@@ -149,7 +149,7 @@ class SyncRun:
     def run(self) -> CoreResponse:
         """Run in this thread (WSGI door, CLI) and return the HTTP answer."""
         try:
-            drive_sync(self.processor.steps())
+            drive_sync(self.processor.steps(), self.processor.deadline)
         except Exception as exc:
             self.engine.fail(self.execution, exc)
         return self._answer()
@@ -157,7 +157,7 @@ class SyncRun:
     async def run_async(self) -> CoreResponse:
         """Run on the event loop; blocking node work goes to threads (ASGI door)."""
         try:
-            await drive_async(self.processor.steps())
+            await drive_async(self.processor.steps(), self.processor.deadline)
         except Exception as exc:
             self.engine.fail(self.execution, exc)
         return self._answer()
@@ -165,6 +165,9 @@ class SyncRun:
     def _answer(self) -> CoreResponse:
         execution = self.execution
         self.engine.finish(self.workflow, execution)
+        if self.processor.timed_out:
+            return error_response(408, f"execution {execution.id} timed out "
+                                  f"(options.timeout {self.workflow.timeout_ms} ms)")
         if self.processor.response is not None:
             return self.processor.response
         status = execution.status

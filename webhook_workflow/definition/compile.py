@@ -18,10 +18,11 @@ from typing import Any
 from ..errors import DefinitionError
 from ..http.querystring import QueryOptions
 from ..http.response import ResponseSpec
-from ..nodes.base import CompiledNode, NodeType
+from ..nodes.base import MAX_BRANCH_INDEX, CompiledNode, NodeType
 from ..nodes.registry import PLANNED_NODES
 from ..variables.context import ContextBuilder
 from .fields import Field, boolean, check_section, join, json_value, string, type_name
+from .nocobase import from_flat, is_flat
 from .trigger import check_options, compile_trigger
 
 __all__ = ["KEY_PATTERN", "CompiledWorkflow", "compile_definition", "generate_key"]
@@ -83,6 +84,8 @@ class CompiledWorkflow:
     stack_limit: int = 1
     delete_on_status: frozenset[int] = frozenset()
     version: int = 1
+    #: ``options.timeout`` in milliseconds (0 = none).
+    timeout_ms: int = 0
 
 
 def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
@@ -92,6 +95,8 @@ def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
     ``node_types`` is the engine's node table; ``max_body_size`` the engine limit a workflow
     may only lower.
     """
+    if is_flat(data):
+        data = from_flat(data)
     top = check_section(data, WORKFLOW_FIELDS, "")
     key = top["key"] or generate_key()
     sync = top["sync"]
@@ -101,6 +106,8 @@ def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
         raise DefinitionError("nodes", f"must be an array, got {type_name(top['nodes'])}")
     builder = _ChainBuilder(node_types, sync)
     head = builder.chain(top["nodes"], "nodes", None, 0)
+    for node in builder.nodes.values():
+        node.impl.link(node, builder.nodes)
     canonical = {
         "key": key, "title": top["title"], "description": top["description"],
         "type": top["type"], "sync": sync, "config": trigger.config, "options": options,
@@ -116,6 +123,7 @@ def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
         query_options=trigger.query_options, response=trigger.response, head=head,
         nodes=builder.nodes, stack_limit=options["stackLimit"],
         delete_on_status=frozenset(options["deleteExecutionOnStatus"]),
+        timeout_ms=options["timeout"],
     )
 
 
@@ -178,7 +186,7 @@ class _ChainBuilder:
         impl = node.impl
         if not isinstance(value, Mapping):
             raise DefinitionError(path, f"must be an object, got {type_name(value)}")
-        if impl.branch_indexes is None and value:
+        if impl.branch_indexes is None and not impl.open_branches and value:
             raise DefinitionError(path, f"a {node.type!r} node has no branches")
         out: dict[int, CompiledNode] = {}
         for name, items in value.items():
@@ -217,7 +225,10 @@ def _branch_index(name: Any, impl: NodeType, path: str) -> int:
         if not text.lstrip("-").isdigit():
             index = -1
     allowed = impl.branch_indexes
-    if allowed is not None and index not in allowed:
+    if impl.open_branches:
+        if not 0 <= index <= MAX_BRANCH_INDEX:
+            raise DefinitionError(path, f"a branch index is an integer 0..{MAX_BRANCH_INDEX}")
+    elif allowed is not None and index not in allowed:
         names = ", ".join([str(i) for i in sorted(allowed)] + list(impl.branch_aliases))
         raise DefinitionError(path, f"not a branch of a {impl.type_name!r} node "
                               f"(branches: {names})")

@@ -102,7 +102,8 @@ def _statuses(value: Any, path: str) -> list[int]:
 
 
 OPTION_FIELDS = (
-    Field("timeout", integer(0, 0), 0, "ms; 0 = none (only 0 is supported by this version)"),
+    Field("timeout", integer(0, 180 * 24 * 3600 * 1000), 0,
+          "ms; at the deadline the execution is ABORTED (sync: 408); 0 = none"),
     Field("stackLimit", integer(1, 1000), 1, "how often a workflow may (transitively) run itself"),
     Field("deleteExecutionOnStatus", _statuses, [], "finished executions not kept"),
 )

@@ -26,7 +26,10 @@ from ..runtime.status import Status
 if TYPE_CHECKING:
     from ..runtime.processor import Processor
 
-__all__ = ["CompiledNode", "NodeType", "Outcome", "RunBranch", "Stop"]
+__all__ = ["MAX_BRANCH_INDEX", "CompiledNode", "NodeType", "Outcome", "RunBranch", "Stop"]
+
+#: The highest branch index a node with open branches accepts.
+MAX_BRANCH_INDEX = 1000
 
 
 @dataclass(slots=True)
@@ -87,8 +90,11 @@ class NodeType:
     #: One line for the docs and ``--help`` texts.
     summary: ClassVar[str] = ""
     fields: ClassVar[tuple[Field, ...]] = ()
-    #: Allowed branch indexes; ``None`` means the node holds no branches.
+    #: Allowed branch indexes; ``None`` means the node holds no branches (unless
+    #: :attr:`open_branches`).
     branch_indexes: ClassVar[frozenset[int] | None] = None
+    #: True when any index 0..:data:`MAX_BRANCH_INDEX` is a branch (parallel, loop ...).
+    open_branches: ClassVar[bool] = False
     #: Branch names accepted besides the numbers, e.g. ``{"true": 1, "false": 0}``.
     branch_aliases: ClassVar[Mapping[str, int]] = {}
     #: ``"sync"``/``"async"`` when the node only makes sense in that kind of workflow.
@@ -103,6 +109,10 @@ class NodeType:
     def prepare(self, config: dict[str, Any], path: str) -> Any:
         """Compile templates and expressions of a checked config; the default keeps it as is."""
         return config
+
+    def link(self, node: CompiledNode, nodes: Mapping[str, CompiledNode]) -> None:
+        """Check references to other nodes once the whole workflow is compiled (e.g. a
+        ``variable`` node assigning to an earlier one); raise :class:`DefinitionError`."""
 
     def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome | Generator[
             Any, Any, Outcome]:

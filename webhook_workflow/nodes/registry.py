@@ -10,17 +10,22 @@ from .base import NodeType
 from .condition import ConditionNode
 from .end import EndNode
 from .output import OutputNode
+from .parallel import ParallelNode
 from .response import ResponseNode
+from .subflow import SubflowNode
+from .variable import VariableNode
 
 __all__ = ["BUILTIN_NODES", "PLANNED_NODES", "builtin_nodes"]
 
-BUILTIN_NODES: tuple[type[NodeType], ...] = (ConditionNode, EndNode, OutputNode, ResponseNode)
+BUILTIN_NODES: tuple[type[NodeType], ...] = (
+    ConditionNode, EndNode, OutputNode, ParallelNode, ResponseNode, SubflowNode, VariableNode,
+)
 
 #: NocoBase node types this version does not run yet; a definition using one is refused with
 #: a message that names it (rather than "unknown node type").
 PLANNED_NODES = frozenset({
-    "multi-conditions", "loop", "parallel", "variable", "subflow", "json-variable-mapping",
-    "json-query", "calculation", "dateCalculation", "delay", "request",
+    "multi-conditions", "loop", "json-variable-mapping", "json-query", "calculation",
+    "dateCalculation", "delay", "request",
 })
 
 

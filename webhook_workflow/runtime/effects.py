@@ -9,7 +9,10 @@ blocking work). The run loop is therefore written once for both doors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import threading
+import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -34,15 +37,43 @@ def _run_awaitable(awaitable: Awaitable[Any]) -> Any:
     return asyncio.run(wrapper())
 
 
-def drive_sync(steps: Generator[Call, Any, T]) -> T:
-    """Run a processor generator to completion, performing effects in this thread."""
+def _perform(effect: Call) -> Any:
+    value = effect.fn(*effect.args)
+    if inspect.isawaitable(value):
+        value = _run_awaitable(value)
+    return value
+
+
+def _perform_until(effect: Call, deadline: float) -> Any:
+    """Perform in a helper thread, giving up at ``deadline``: the work may go on in its
+    thread, but the run no longer waits for it (its result is discarded)."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = _perform(effect)
+        except BaseException as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="webhook-workflow-effect", daemon=True)
+    thread.start()
+    thread.join(max(0.0, deadline - time.monotonic()))
+    if thread.is_alive():
+        raise TimeoutError("options.timeout reached while a node was running")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def drive_sync(steps: Generator[Call, Any, T], deadline: float | None = None) -> T:
+    """Run a processor generator to completion, performing effects in this thread (or, with
+    a ``deadline``, in a helper thread this one stops waiting for at the deadline)."""
     try:
         effect = next(steps)
         while True:
             try:
-                value = effect.fn(*effect.args)
-                if inspect.isawaitable(value):
-                    value = _run_awaitable(value)
+                value = (_perform(effect) if deadline is None
+                         else _perform_until(effect, deadline))
             except Exception as exc:  # handed back to the node, which turns it into a job
                 effect = steps.throw(exc)
             else:
@@ -51,18 +82,59 @@ def drive_sync(steps: Generator[Call, Any, T]) -> T:
         return stop.value  # type: ignore[no-any-return]
 
 
-async def drive_async(steps: Generator[Call, Any, T]) -> T:
-    """Run a processor generator on the running event loop; blocking effects go to a thread."""
+async def _perform_async(effect: Call) -> Any:
+    if inspect.iscoroutinefunction(effect.fn):
+        return await effect.fn(*effect.args)
+    value = await asyncio.to_thread(effect.fn, *effect.args)
+    if inspect.isawaitable(value):
+        value = await value
+    return value
+
+
+async def _perform_async_until(effect: Call, deadline: float) -> Any:
+    """Like :func:`_perform_until` for the event loop: the blocking work runs in its own daemon
+    thread (not the loop's executor, whose shutdown would wait for work nobody awaits)."""
+    if inspect.iscoroutinefunction(effect.fn):
+        return await asyncio.wait_for(effect.fn(*effect.args),
+                                      max(0.0, deadline - time.monotonic()))
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def target() -> None:
+        try:
+            value, error = _perform(effect), None
+        except BaseException as exc:
+            value, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone; nobody waits any more
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=target, name="webhook-workflow-effect", daemon=True).start()
+    return await asyncio.wait_for(future, max(0.0, deadline - time.monotonic()))
+
+
+async def drive_async(steps: Generator[Call, Any, T], deadline: float | None = None) -> T:
+    """Run a processor generator on the running event loop; blocking effects go to a thread.
+    With a ``deadline`` the loop stops waiting for an effect at that moment."""
     try:
         effect = next(steps)
         while True:
             try:
-                if inspect.iscoroutinefunction(effect.fn):
-                    value = await effect.fn(*effect.args)
+                if deadline is None:
+                    value = await _perform_async(effect)
                 else:
-                    value = await asyncio.to_thread(effect.fn, *effect.args)
-                    if inspect.isawaitable(value):
-                        value = await value
+                    try:
+                        value = await _perform_async_until(effect, deadline)
+                    except TimeoutError:
+                        raise TimeoutError("options.timeout reached while a node was "
+                                           "running") from None
             except Exception as exc:
                 effect = steps.throw(exc)
             else:

@@ -9,8 +9,9 @@ generator that yields effects (see :mod:`.effects`) and is driven by a sync or a
 from __future__ import annotations
 
 import logging
+import time
 import traceback
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from inspect import isgenerator
 from typing import TYPE_CHECKING, Any
 
@@ -38,9 +39,25 @@ class Processor:
     :attr:`response` (sync answer), :meth:`job_of` (a node's latest job).
     """
 
-    __slots__ = ("_jobs_by_key", "deadline", "env", "execution", "jobs_map", "logger",
-                 "max_node_runs", "node_runs", "response", "scope", "scopes", "settings",
-                 "timezone", "workflow")
+    __slots__ = (
+        "_jobs_by_key",
+        "deadline",
+        "env",
+        "execution",
+        "jobs_map",
+        "logger",
+        "max_node_runs",
+        "node_runs",
+        "on_finish",
+        "response",
+        "scope",
+        "scopes",
+        "settings",
+        "spawn",
+        "timed_out",
+        "timezone",
+        "workflow",
+    )
 
     def __init__(self, workflow: CompiledWorkflow, execution: Execution, *,
                  system: Mapping[str, Any], env: Mapping[str, Any],
@@ -56,6 +73,14 @@ class Processor:
         self.settings: Mapping[str, Any] = settings or {}
         #: Monotonic deadline of the execution (``options.timeout``), or None.
         self.deadline: float | None = None
+        if workflow.timeout_ms:
+            self.deadline = time.monotonic() + workflow.timeout_ms / 1000
+        #: True once the execution was ABORTED by ``options.timeout``.
+        self.timed_out = False
+        #: Starts a child execution (the ``subflow`` node); set by the engine.
+        self.spawn: Callable[[str, dict[str, Any], Processor], Processor] | None = None
+        #: Records a child execution's end; set by the engine on child processors.
+        self.on_finish: Callable[[Processor], None] | None = None
         self.logger = log or logger
         self.node_runs = 0
         #: The HTTP answer a Response node chose (sync workflows), else None.
@@ -107,7 +132,10 @@ class Processor:
         if head is None:
             return self._exit(Status.RESOLVED)
         kind, node, value = _RUN, head, None
+        deadline = self.deadline
         while True:
+            if deadline is not None and time.monotonic() >= deadline:
+                return self._time_out()
             if self.node_runs >= self.max_node_runs:
                 message = f"max_node_runs ({self.max_node_runs}) exceeded"
                 self.save_job(node, Job(Status.ERROR, {"message": message}))
@@ -126,6 +154,11 @@ class Processor:
             job = _job_of(outcome)
             if job.started_at is None:
                 job.started_at = started
+            if deadline is not None and time.monotonic() >= deadline:
+                # The node ended after the deadline: its result no longer counts.
+                job.status = Status.ABORTED
+                self.save_job(node, job)
+                return self._time_out()
             self.save_job(node, job)
             if isinstance(outcome, Stop):
                 return self._exit(outcome.status)
@@ -154,6 +187,11 @@ class Processor:
             own.status, own.result, own.log = Status.ERROR, {"message": message}, log
             return own
         return Job(Status.ERROR, {"message": message}, log)
+
+    def _time_out(self) -> Status:
+        self.timed_out = True
+        self.logger.info("execution %s: options.timeout reached, aborted", self.execution.id)
+        return self._exit(Status.ABORTED)
 
     def _exit(self, status: Status) -> Status:
         execution = self.execution

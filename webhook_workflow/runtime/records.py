@@ -62,6 +62,10 @@ class Execution:
     output: Any = None
     response: dict[str, Any] | None = None
     replay_of: str | None = None
+    #: The execution whose ``subflow`` node started this one, if any.
+    parent_id: str | None = None
+    #: Workflow keys of the ancestors (subflow chains), oldest first; bounds recursion.
+    stack: list[str] = field(default_factory=list)
     id: str = field(default_factory=new_id)
     created_at: datetime = field(default_factory=utcnow)
     started_at: datetime | None = None
@@ -86,6 +90,7 @@ class Execution:
             "output": self.output,
             "response": self.response,
             "replay_of": self.replay_of,
+            "parent_id": self.parent_id,
             "created_at": self.created_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,

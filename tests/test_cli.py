@@ -139,3 +139,16 @@ def test_run_usage_errors(args: list[str], message: str) -> None:
 def test_serve_refuses_unknown_stores() -> None:
     code, _, err = run_cli("serve", str(EXAMPLE), "--store", "sqlite:///x.db")
     assert code == 2 and "not available" in err
+
+
+def test_custom_node_example_runs() -> None:
+    done = subprocess.run([sys.executable, "examples/custom_node.py"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["status"] == 200
+    assert json.loads(answer["body"])["slug"] == "hello-webhook-world"
+    code, out, _ = run_cli("run", str(ROOT / "examples" / "custom-node.json"), "--app",
+                           "examples.custom_node:make_engine", "--body", '{"title": "A B"}')
+    assert code == 0
+    assert json.loads(out)["response"]["body"]["slug"] == "a-b"

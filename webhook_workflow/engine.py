@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .definition.compile import CompiledWorkflow, compile_definition
-from .definition.load import DEFINITION_SUFFIXES, load_definition
+from .definition.load import DEFINITION_SUFFIXES, copy_tree, load_definition
 from .errors import DefinitionError
 from .gateway import Gateway
 from .http.request import Limits
@@ -95,7 +95,7 @@ class Engine:
         #: Enabled workflows by key: the route table the request path reads.
         self.routes: dict[str, CompiledWorkflow] = {}
         self._enabled: dict[str, bool] = {}
-        self.dispatcher = Dispatcher(self.store, self._run_queued, lambda: self._versions.keys(),
+        self.dispatcher = Dispatcher(self.store, self._run_queued, self._versions.keys,
                                      int(self.settings["workers"]))
         self.gateway = Gateway(self)
 
@@ -106,9 +106,11 @@ class Engine:
         An identical canonical body under an existing key is the same version (no-op apart
         from ``enabled``); a different body becomes version n+1 and the enabled one.
         """
-        data = load_definition(definition)
+        # A private copy: the caller may change its dict later, the workflow must not change.
+        data = copy_tree(load_definition(definition))
         compiled = compile_definition(data, self._node_types,
                                       max_body_size=self.limits.max_body_size)
+        enabled = compiled.enabled
         with self._lock:
             versions = self._versions.setdefault(compiled.key, [])
             same = next((v for v in versions if v.digest == compiled.digest), None)
@@ -117,7 +119,7 @@ class Engine:
             else:
                 compiled = dataclasses.replace(compiled, version=len(versions) + 1)
                 versions.append(compiled)
-            self._enabled[compiled.key] = compiled.enabled
+            self._enabled[compiled.key] = enabled
             self._publish(compiled.key)
         return self._view(compiled)
 
@@ -296,12 +298,7 @@ class Engine:
 
     def cancel(self, execution_id: str) -> bool:
         """Cancel a queued execution (→ CANCELED); False when it is not queued."""
-        execution = self.store.cancel(str(execution_id))
-        if execution is None:
-            return False
-        execution.finished_at = utcnow()
-        self.store.save(execution)
-        return True
+        return self.store.cancel(str(execution_id)) is not None
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:

@@ -47,7 +47,16 @@ class DefinitionError(WebhookWorkflowError, ValueError):
 
 
 class TemplateError(WebhookWorkflowError, ValueError):
-    """A ``{{ ... }}`` template is malformed (raised when it is compiled)."""
+    """A ``{{ ... }}`` template is malformed (raised when it is compiled).
+
+    ``where`` locates the bad string inside the compiled value (``items[0].name``; empty
+    for the value itself); ``reason`` is the message without that location.
+    """
+
+    def __init__(self, message: str, where: str = "") -> None:
+        self.where = where
+        self.reason = message
+        super().__init__(f"{where}: {message}" if where else message)
 
 
 class ExpressionError(WebhookWorkflowError, ValueError):

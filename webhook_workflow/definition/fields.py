@@ -14,7 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import DefinitionError
+from ..errors import DefinitionError, TemplateError
+from ..variables.templates import Template, compile_template
 
 __all__ = [
     "NO_DEFAULT",
@@ -27,6 +28,7 @@ __all__ = [
     "json_value",
     "one_of",
     "string",
+    "template",
 ]
 
 Checker = Callable[[Any, str], Any]
@@ -59,6 +61,20 @@ def join(path: str, name: str | int) -> str:
     if isinstance(name, int):
         return f"{path}[{name}]"
     return f"{path}.{name}" if path else name
+
+
+def template(value: Any, path: str) -> Template:
+    """Compile ``value`` as a template; a bad placeholder is a :class:`DefinitionError` at the
+    exact field path (``nodes[0].config.body.items[1]``)."""
+    try:
+        return compile_template(value)
+    except TemplateError as exc:
+        where = exc.where
+        full = path if not where else (path + where if where.startswith("[") else
+                                       join(path, where))
+        raise DefinitionError(full, exc.reason) from None
+    except RecursionError:
+        raise DefinitionError(path, "nests too deeply") from None
 
 
 def check_section(value: Any, fields: tuple[Field, ...], path: str) -> dict[str, Any]:
@@ -154,22 +170,29 @@ def one_of(*choices: Any) -> Checker:
     return check
 
 
-def json_value(value: Any, path: str) -> Any:
-    """Any JSON value (null, boolean, number, string, array, object with string keys)."""
-    stack: list[tuple[Any, str]] = [(value, path)]
+#: How deeply a JSON value in a definition may nest (arrays and objects).
+MAX_VALUE_DEPTH = 64
+
+
+def json_value(value: Any, path: str, max_depth: int = MAX_VALUE_DEPTH) -> Any:
+    """Any JSON value (null, boolean, number, string, array, object with string keys),
+    nested at most :data:`MAX_VALUE_DEPTH` levels."""
+    stack: list[tuple[Any, str, int]] = [(value, path, 0)]
     while stack:
-        item, where = stack.pop()
+        item, where, depth = stack.pop()
+        if depth > max_depth:
+            raise DefinitionError(where, f"nests deeper than {max_depth} levels")
         if item is None or isinstance(item, bool | int | float | str):
             if isinstance(item, float) and (item != item or item in (float("inf"), -float("inf"))):
                 raise DefinitionError(where, "must be a finite number")
             continue
         if isinstance(item, list | tuple):
-            stack.extend((v, join(where, i)) for i, v in enumerate(item))
+            stack.extend((v, join(where, i), depth + 1) for i, v in enumerate(item))
         elif isinstance(item, Mapping):
             for k, v in item.items():
                 if not isinstance(k, str):
                     raise DefinitionError(where, "object keys must be strings")
-                stack.append((v, join(where, k)))
+                stack.append((v, join(where, k), depth + 1))
         else:
             raise DefinitionError(where, f"must be a JSON value, got {type(item).__name__}")
     return value

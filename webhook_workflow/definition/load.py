@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import DefinitionError
 
-__all__ = ["DEFINITION_SUFFIXES", "load_definition"]
+__all__ = ["DEFINITION_SUFFIXES", "copy_tree", "load_definition"]
 
 DEFINITION_SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -32,6 +32,8 @@ def load_definition(source: dict[str, Any] | str | os.PathLike[str]) -> dict[str
         except json.JSONDecodeError as exc:
             raise DefinitionError("", f"{path}: invalid JSON at line {exc.lineno} column "
                                   f"{exc.colno}: {exc.msg}") from None
+        except RecursionError:
+            raise DefinitionError("", f"{path}: the JSON nests too deeply") from None
     else:
         data = _load_yaml(text, path)
     if not isinstance(data, dict):
@@ -49,3 +51,28 @@ def _load_yaml(text: str, path: Path) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise DefinitionError("", f"{path}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise DefinitionError("", f"{path}: the YAML nests too deeply") from None
+
+
+def copy_tree(value: Any) -> Any:
+    """A deep copy of nested dicts and lists (other values shared), without recursion, so a
+    definition nested thousands of levels deep is copied and then refused with its path."""
+    def fresh(item: Any) -> Any:
+        if isinstance(item, dict):
+            return {}
+        if isinstance(item, list):
+            return [None] * len(item)
+        return item
+
+    root = fresh(value)
+    stack: list[tuple[Any, Any]] = [(value, root)] if root is not value else []
+    while stack:
+        source, target = stack.pop()
+        pairs = source.items() if isinstance(source, dict) else enumerate(source)
+        for key, item in pairs:
+            copied = fresh(item)
+            target[key] = copied
+            if copied is not item:
+                stack.append((item, copied))
+    return root

@@ -13,9 +13,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..definition.fields import Field, check_section, header_list, integer, join, json_value
+from ..definition.fields import (
+    Field,
+    check_section,
+    header_list,
+    integer,
+    join,
+    json_value,
+    template,
+)
 from ..errors import DefinitionError
-from ..variables.templates import Template, compile_template, json_default, to_text
+from ..variables.templates import Template, json_default, to_text
 
 __all__ = [
     "RESPONSE_FIELDS",
@@ -105,8 +113,8 @@ class ResponseSpec:
         if self.static is not None:
             return CoreResponse(self.static.status, list(self.static.headers), self.static.body)
         headers = []
-        for name, template in self.headers:
-            value = to_text(template.render(scope))
+        for name, compiled in self.headers:
+            value = to_text(compiled.render(scope))
             if _BAD.search(value):
                 raise HeaderInjection(f"header {name!r} rendered to a value with CR, LF or NUL")
             headers.append((name, value))
@@ -128,14 +136,10 @@ def compile_response(value: Any, path: str) -> tuple[dict[str, Any], ResponseSpe
         if name.lower() in ("content-length", "transfer-encoding", "connection"):
             raise DefinitionError(join(join(join(path, "headers"), i), "name"),
                                   f"{name} is set by the server, not by a workflow")
-        headers.append((name, _template(header["value"], join(join(join(path, "headers"), i),
+        headers.append((name, template(header["value"], join(join(join(path, "headers"), i),
                                                                "value"))))
-    return config, ResponseSpec(config["statusCode"], headers, _template(config["body"],
+    return config, ResponseSpec(config["statusCode"], headers, template(config["body"],
                                                                           join(path, "body")))
 
 
-def _template(value: Any, path: str) -> Template:
-    try:
-        return compile_template(value)
-    except ValueError as exc:
-        raise DefinitionError(path, str(exc)) from None
+

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from ..definition.fields import join, type_name
+from ..definition.fields import join, template, type_name
 from ..errors import DefinitionError
-from ..variables.templates import Template, compile_template, to_text
+from ..variables.templates import Template, to_text
 
 __all__ = ["CALCULATORS", "Calculation", "compile_calculation"]
 
@@ -203,8 +203,4 @@ def _compile_item(item: Any, path: str) -> Any:
                               f"(known: {known} and the symbols == != > >= < <=)")
     if not isinstance(operands, list) or len(operands) != 2:
         raise DefinitionError(join(path, "operands"), "must be an array of two values")
-    try:
-        template = compile_template(list(operands))
-    except ValueError as exc:
-        raise DefinitionError(join(path, "operands"), str(exc)) from None
-    return (CALCULATORS[name], template)
+    return (CALCULATORS[name], template(list(operands), join(path, "operands")))

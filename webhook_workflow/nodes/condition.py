@@ -70,6 +70,10 @@ class ConditionNode(NodeType):
         own = proc.job_of(node)
         if job is None:
             raise ValueError("condition resumed without a branch job")
-        if job.status == Status.RESOLVED and own is not None:
-            return own  # the branch succeeded: the condition job continues downstream
-        return Job(job.status, job.result)
+        if own is None:
+            return Job(job.status, job.result)
+        if job.status != Status.RESOLVED:
+            # The branch failed: the condition ends with the branch's status; its own result
+            # (what the condition evaluated to) stays as it was.
+            own.status = job.status
+        return own

@@ -8,18 +8,18 @@ the processor hands it to its driver as an effect, so under ASGI it runs in a wo
 
 from __future__ import annotations
 
+import copy
 import logging
 import traceback
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..definition.fields import json_value
+from ..definition.fields import json_value, template
 from ..errors import DefinitionError
 from ..runtime.effects import Call
 from ..runtime.records import Job
 from ..runtime.status import Status
-from ..variables.templates import compile_template
 from .base import CompiledNode, NodeType, Outcome
 
 if TYPE_CHECKING:
@@ -76,14 +76,12 @@ class CustomNode(NodeType):
                 self._validate(config)
             except DefinitionError as exc:
                 raise exc.within(path) from None
-        try:
-            return config, compile_template(config)
-        except ValueError as exc:
-            raise DefinitionError(path, str(exc)) from None
+        return config, template(config, path)
 
     def run(self, node: CompiledNode, prev: Job | None,
             proc: Processor) -> Generator[Call, Any, Outcome]:
-        config = proc.render(node.prepared)
+        # A copy: host code may change its config, which must not leak into later runs.
+        config = copy.deepcopy(proc.render(node.prepared))
         ctx = NodeContext(
             execution_id=proc.execution.id,
             workflow_key=proc.execution.workflow_key,

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..definition.fields import Field, join, json_value
-from ..errors import DefinitionError
+from ..definition.fields import Field, join, json_value, template
 from ..runtime.records import Job
 from ..runtime.status import Status
-from ..variables.templates import Template, compile_template
+from ..variables.templates import Template
 from .base import CompiledNode, NodeType, Outcome
 
 if TYPE_CHECKING:
@@ -25,10 +24,7 @@ class OutputNode(NodeType):
     fields = (Field("value", json_value, None, "any JSON value; templates allowed"),)
 
     def prepare(self, config: dict[str, Any], path: str) -> Template:
-        try:
-            return compile_template(config["value"])
-        except ValueError as exc:
-            raise DefinitionError(join(path, "value"), str(exc)) from None
+        return template(config["value"], join(path, "value"))
 
     def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
         value = proc.render(node.prepared)

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from ..definition.fields import Field, join, json_value, string
-from ..errors import DefinitionError
+from ..definition.fields import Field, join, json_value, string, template
 from ..runtime.effects import Call
 from ..runtime.records import Job
 from ..runtime.status import Status
-from ..variables.templates import Template, compile_template
+from ..variables.templates import Template
 from .base import CompiledNode, NodeType, Outcome
 
 if TYPE_CHECKING:
@@ -38,10 +37,7 @@ class SubflowNode(NodeType):
     )
 
     def prepare(self, config: dict[str, Any], path: str) -> Template:
-        try:
-            return compile_template(config["context"])
-        except ValueError as exc:
-            raise DefinitionError(join(path, "context"), str(exc)) from None
+        return template(config["context"], join(path, "context"))
 
     def run(self, node: CompiledNode, prev: Job | None,
             proc: Processor) -> Generator[Call, Any, Outcome]:

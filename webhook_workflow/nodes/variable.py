@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..definition.fields import Field, join, json_value, string
+from ..definition.fields import Field, join, json_value, string, template
 from ..errors import DefinitionError
 from ..runtime.records import Job
 from ..runtime.status import Status
-from ..variables.templates import Template, compile_template
+from ..variables.templates import Template
 from .base import CompiledNode, NodeType, Outcome
 
 if TYPE_CHECKING:
@@ -35,10 +35,7 @@ class VariableNode(NodeType):
     )
 
     def prepare(self, config: dict[str, Any], path: str) -> Template:
-        try:
-            return compile_template(config["value"])
-        except ValueError as exc:
-            raise DefinitionError(join(path, "value"), str(exc)) from None
+        return template(config["value"], join(path, "value"))
 
     def link(self, node: CompiledNode, nodes: Mapping[str, CompiledNode]) -> None:
         target = node.config["target"]

@@ -95,7 +95,7 @@ class Dispatcher:
         with self._idle:
             if self._running:
                 return True
-        return self.store.queued_count() > 0
+        return self.store.queued_count(self._keys()) > 0
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until nothing is queued or running; False if ``timeout`` passed first."""

@@ -39,10 +39,11 @@ class Store(Protocol):
         """Forget an execution; True if it existed."""
 
     def cancel(self, execution_id: str) -> Execution | None:
-        """Mark a queued execution CANCELED atomically; return it, or None if not queued."""
+        """Mark a queued execution CANCELED (and finished) atomically; return it, or None if
+        it was not queued."""
 
-    def queued_count(self) -> int:
-        """How many executions wait in the queue."""
+    def queued_count(self, workflow_keys: Collection[str] | None = None) -> int:
+        """How many executions (of ``workflow_keys``, or of any workflow) wait in the queue."""
 
     def close(self) -> None:
         """Release resources."""

@@ -8,7 +8,7 @@ from collections import OrderedDict, deque
 from collections.abc import Collection
 
 from ..errors import StoreUnavailable
-from ..runtime.records import Execution
+from ..runtime.records import Execution, utcnow
 from ..runtime.status import Status
 
 __all__ = ["MemoryStore"]
@@ -110,13 +110,16 @@ class MemoryStore:
             if execution is None or execution.status is not None:
                 return None
             execution.status = Status.CANCELED
+            execution.finished_at = utcnow()
+            self._queue.remove(execution_id)  # frees its queue slot at once
             self._keep_finished(execution_id)
             return _snapshot(execution)
 
-    def queued_count(self) -> int:
+    def queued_count(self, workflow_keys: Collection[str] | None = None) -> int:
         with self._lock:
             return sum(1 for i in self._queue if (e := self._all.get(i)) is not None
-                       and e.status is None)
+                       and e.status is None
+                       and (workflow_keys is None or e.workflow_key in workflow_keys))
 
     def close(self) -> None:
         """Nothing to release; kept for the Store protocol."""

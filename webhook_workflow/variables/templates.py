@@ -243,7 +243,7 @@ def compile_template(value: Any) -> Template:
 
 
 def _located(where: str, exc: TemplateError) -> TemplateError:
-    return TemplateError(f"{where}: {exc}") if where else exc
+    return TemplateError(exc.reason, where) if where else exc
 
 
 def _compile(value: Any, where: str, paths: dict[str, None]) -> _Render | None:

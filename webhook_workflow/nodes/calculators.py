@@ -7,6 +7,7 @@ numbers compare numerically with numeric strings) and compare datetimes by time.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -16,6 +17,9 @@ from ..errors import DefinitionError
 from ..variables.templates import Template, to_text
 
 __all__ = ["CALCULATORS", "Calculation", "compile_calculation"]
+
+
+_JS_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def _number(value: Any) -> float | None:
@@ -28,11 +32,12 @@ def _number(value: Any) -> float | None:
         text = value.strip()
         if text == "":
             return 0.0
-        try:
-            number = float(text)
-        except ValueError:
-            return None
-        return None if math.isnan(number) else number
+        # JavaScript's numeric literals only: Python's float() also takes "1_000", "inf", "nan".
+        if _JS_NUMBER.fullmatch(text):
+            return float(text)
+        if text in ("Infinity", "+Infinity", "-Infinity"):
+            return float(text.replace("Infinity", "inf"))
+        return None
     if value is None:
         return 0.0
     return None

@@ -21,6 +21,7 @@ from .http.request import Limits
 from .nodes.base import NodeType
 from .nodes.custom import CustomNode
 from .nodes.registry import builtin_nodes
+from .runtime.catalog import Catalog
 from .runtime.dispatcher import Dispatcher
 from .runtime.effects import drive_sync
 from .runtime.ids import INSTANCE_ID, snowflake
@@ -90,12 +91,8 @@ class Engine:
                                        max_queue=int(self.settings["max_queue"]))
         self.system = _system_scope()
         self._node_types: dict[str, NodeType] = builtin_nodes()
-        self._lock = threading.RLock()
-        self._versions: dict[str, list[CompiledWorkflow]] = {}
-        #: Enabled workflows by key: the route table the request path reads.
-        self.routes: dict[str, CompiledWorkflow] = {}
-        self._enabled: dict[str, bool] = {}
-        self.dispatcher = Dispatcher(self.store, self._run_queued, self._versions.keys,
+        self.catalog = Catalog(self.store, self._compile)
+        self.dispatcher = Dispatcher(self.store, self._run_queued, self.catalog.keys,
                                      int(self.settings["workers"]))
         self.gateway = Gateway(self)
 
@@ -108,19 +105,9 @@ class Engine:
         """
         # A private copy: the caller may change its dict later, the workflow must not change.
         data = copy_tree(load_definition(definition))
-        compiled = compile_definition(data, self._node_types,
-                                      max_body_size=self.limits.max_body_size)
+        compiled = self._compile(data)
         enabled = compiled.enabled
-        with self._lock:
-            versions = self._versions.setdefault(compiled.key, [])
-            same = next((v for v in versions if v.digest == compiled.digest), None)
-            if same is not None and same is versions[-1]:
-                compiled = same
-            else:
-                compiled = dataclasses.replace(compiled, version=len(versions) + 1)
-                versions.append(compiled)
-            self._enabled[compiled.key] = enabled
-            self._publish(compiled.key)
+        compiled = self.catalog.register(compiled, enabled)
         return self._view(compiled)
 
     def load_directory(self, path: str | os.PathLike[str]) -> list[Workflow]:
@@ -141,48 +128,39 @@ class Engine:
 
     def workflows(self) -> list[Workflow]:
         """The current version of every registered workflow."""
-        with self._lock:
-            return [self._view(v[-1]) for v in self._versions.values()]
+        return [self._view(w) for w in list(self.catalog.current.values())]
 
     def get_workflow(self, key: str) -> Workflow | None:
         """The current version of a workflow, or None."""
-        versions = self._versions.get(key)
-        return self._view(versions[-1]) if versions else None
+        compiled = self.catalog.current.get(key)
+        return self._view(compiled) if compiled is not None else None
 
     def remove_workflow(self, key: str) -> bool:
         """Unregister a workflow (all versions); its URL answers 404 from now on."""
-        with self._lock:
-            self._enabled.pop(key, None)
-            self.routes.pop(key, None)
-            return self._versions.pop(key, None) is not None
+        return self.catalog.remove(key)
 
     def set_enabled(self, key: str, enabled: bool) -> Workflow:
         """Enable or disable a workflow (a disabled one answers 404); KeyError if unknown."""
-        with self._lock:
-            if key not in self._versions:
-                raise KeyError(key)
-            self._enabled[key] = bool(enabled)
-            self._publish(key)
-            return self._view(self._versions[key][-1])
+        return self._view(self.catalog.set_enabled(key, enabled))
 
-    def _publish(self, key: str) -> None:
-        if self._enabled.get(key):
-            self.routes[key] = self._versions[key][-1]
-        else:
-            self.routes.pop(key, None)
+    @property
+    def routes(self) -> dict[str, CompiledWorkflow]:
+        """Enabled workflows by key (what the doors route to)."""
+        return self.catalog.routes
 
     def _view(self, compiled: CompiledWorkflow) -> Workflow:
         return Workflow(key=compiled.key, version=compiled.version, title=compiled.title,
-                        sync=compiled.sync, enabled=self._enabled.get(compiled.key, False),
+                        sync=compiled.sync, enabled=self.catalog.enabled.get(compiled.key, False),
                         url_path=f"{self.base_path}/{compiled.key}", digest=compiled.digest,
                         definition=compiled.definition)
 
     def version(self, key: str, version: int) -> CompiledWorkflow | None:
-        """A registered workflow version, or None."""
-        versions = self._versions.get(key)
-        if not versions or not 1 <= version <= len(versions):
-            return None
-        return versions[version - 1]
+        """A version of a registered workflow (also one only the store still knows)."""
+        return self.catalog.version(key, version)
+
+    def _compile(self, data: dict[str, Any]) -> CompiledWorkflow:
+        return compile_definition(data, self._node_types,
+                                  max_body_size=self.limits.max_body_size)
 
     def register_node(self, type_name: str, node: Any) -> None:
         """Add a node type to this engine (see SPEC §6 for the node contract)."""
@@ -208,10 +186,9 @@ class Engine:
         Raises ``LookupError`` for an unknown workflow and ``RecursionError`` when the child's
         ``options.stackLimit`` is reached.
         """
-        versions = self._versions.get(key)
-        if not versions:
+        workflow = self.catalog.current.get(key)
+        if workflow is None:
             raise LookupError(f"workflow {key!r} is not registered")
-        workflow = versions[-1]
         stack = [*parent.execution.stack, parent.execution.workflow_key]
         if stack.count(key) >= workflow.stack_limit:
             raise RecursionError(f"workflow {key!r} is already running {stack.count(key)} "
@@ -231,11 +208,10 @@ class Engine:
     def execute(self, key: str, context: Mapping[str, Any] | None = None) -> Execution:
         """Run the current version of a workflow now, in this thread (also async or disabled
         workflows); ``context`` may hold ``headers``, ``query`` and ``body``."""
-        versions = self._versions.get(key)
-        if not versions:
+        workflow = self.catalog.current.get(key)
+        if workflow is None:
             raise KeyError(key)
         self.start()
-        workflow = versions[-1]
         ctx = dict(context or {})
         full = {"headers": ctx.pop("headers", {}), "query": ctx.pop("query", {}),
                 "body": ctx.pop("body", {})}

@@ -114,6 +114,10 @@ class NodeType:
         """Check references to other nodes once the whole workflow is compiled (e.g. a
         ``variable`` node assigning to an earlier one); raise :class:`DefinitionError`."""
 
+    def restore(self, node: CompiledNode, job: Job, proc: Processor) -> None:
+        """Rebuild what nodes inside this node's branches see (``$scopes``) when an
+        interrupted run resumes inside one of them; ``job`` is this node's own job."""
+
     def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome | Generator[
             Any, Any, Outcome]:
         """Run the node; ``prev`` is the upstream job (``None`` for the first node)."""

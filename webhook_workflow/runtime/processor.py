@@ -49,9 +49,11 @@ class Processor:
         "max_node_runs",
         "node_runs",
         "on_finish",
+        "on_job",
         "response",
         "scope",
         "scopes",
+        "seq",
         "settings",
         "spawn",
         "timed_out",
@@ -81,6 +83,8 @@ class Processor:
         self.spawn: Callable[[str, dict[str, Any], Processor], Processor] | None = None
         #: Records a child execution's end; set by the engine on child processors.
         self.on_finish: Callable[[Processor], None] | None = None
+        #: Persists each saved job as the run goes (durable async runs); set by the engine.
+        self.on_job: Callable[[Job], None] | None = None
         self.logger = log or logger
         self.node_runs = 0
         #: The HTTP answer a Response node chose (sync workflows), else None.
@@ -88,9 +92,12 @@ class Processor:
         self.jobs_map: dict[str, Any] = {}
         self._jobs_by_key: dict[str, Job] = {}
         self.scopes: dict[str, Any] = {}
-        for job in execution.jobs:
+        #: Orders job saves; a resumed run continues after the job saved last.
+        self.seq = 0
+        for job in sorted(execution.jobs, key=lambda j: j.meta.get("seq", 0)):
             self.jobs_map[job.node_key] = job.result
             self._jobs_by_key[job.node_key] = job
+            self.seq = max(self.seq, int(job.meta.get("seq", 0)))
         self.scope: dict[str, Any] = {
             "$context": execution.context,
             "$jobsMapByNodeKey": self.jobs_map,
@@ -108,9 +115,16 @@ class Processor:
         """The latest job of ``node`` in this execution."""
         return self._jobs_by_key.get(node.key)
 
-    def save_job(self, node: CompiledNode, job: Job) -> Job:
-        """Record ``job`` as the latest job of ``node`` (a job saved again is updated)."""
+    def save_job(self, node: CompiledNode, job: Job, branch: int | None = None) -> Job:
+        """Record ``job`` as the latest job of ``node`` (a job saved again is updated);
+        ``branch`` marks that the node's branch with that index starts next."""
         job.node_key = node.key
+        self.seq += 1
+        job.meta["seq"] = self.seq
+        if branch is None:
+            job.meta.pop("branch", None)
+        else:
+            job.meta["branch"] = branch
         if job.started_at is None:
             job.started_at = utcnow()
         if job.status != Status.PENDING:
@@ -119,6 +133,8 @@ class Processor:
             self.execution.jobs.append(job)
             self._jobs_by_key[node.key] = job
         self.jobs_map[node.key] = job.result
+        if self.on_job is not None:
+            self.on_job(job)
         return job
 
     # -- the loop ---------------------------------------------------------------------------
@@ -128,10 +144,10 @@ class Processor:
         if execution.started_at is None:
             execution.started_at = utcnow()
         execution.status = Status.STARTED
-        head = self.workflow.head
-        if head is None:
-            return self._exit(Status.RESOLVED)
-        kind, node, value = _RUN, head, None
+        start = self._start()
+        if isinstance(start, Status):
+            return self._exit(start)
+        kind, node, value = start
         deadline = self.deadline
         while True:
             if deadline is not None and time.monotonic() >= deadline:
@@ -159,12 +175,13 @@ class Processor:
                 job.status = Status.ABORTED
                 self.save_job(node, job)
                 return self._time_out()
+            if isinstance(outcome, RunBranch):
+                self.save_job(node, job, outcome.index)
+                kind, node, value = _RUN, node.branches[outcome.index], job
+                continue
             self.save_job(node, job)
             if isinstance(outcome, Stop):
                 return self._exit(outcome.status)
-            if isinstance(outcome, RunBranch):
-                kind, node, value = _RUN, node.branches[outcome.index], job
-                continue
             if job.status == Status.RESOLVED and node.downstream is not None:
                 kind, node, value = _RUN, node.downstream, job
                 continue
@@ -175,6 +192,36 @@ class Processor:
             if parent is None:
                 return self._exit(job.status)
             kind, node, value = _RESUME, parent, job
+
+    def _start(self) -> tuple[int, CompiledNode, Job | None] | Status:
+        """Where the run starts: the head for a new execution; for one that was interrupted
+        or waited, right after the job saved last (a saved node never runs again)."""
+        workflow = self.workflow
+        if not self._jobs_by_key:
+            return Status.RESOLVED if workflow.head is None else (_RUN, workflow.head, None)
+        last = max(self._jobs_by_key.values(), key=lambda j: j.meta.get("seq", 0))
+        node = workflow.nodes.get(last.node_key)
+        if node is None:
+            self.logger.error("execution %s: node %s is not in version %s", self.execution.id,
+                              last.node_key, workflow.version)
+            return Status.ERROR
+        ancestor = node.parent
+        while ancestor is not None:  # rebuild $scopes of the enclosing nodes (loops)
+            own = self._jobs_by_key.get(ancestor.key)
+            if own is not None:
+                ancestor.impl.restore(ancestor, own, self)
+            ancestor = ancestor.parent
+        branch = last.meta.get("branch")
+        if branch is not None and branch in node.branches:
+            node.impl.restore(node, last, self)
+            return _RUN, node.branches[branch], last
+        if last.status == Status.PENDING:
+            return _RESUME, node, last  # a waiting node (timer) is woken with its own job
+        if last.status == Status.RESOLVED and node.downstream is not None:
+            return _RUN, node.downstream, last
+        if node.parent is not None:
+            return _RESUME, node.parent, last
+        return Status(last.status)
 
     def _error_job(self, node: CompiledNode, exc: Exception, resuming: bool) -> Job:
         """Turn an exception raised by a node into its ERROR job (the run goes on safely)."""

@@ -32,6 +32,8 @@ class Job:
     id: str = field(default_factory=new_id)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    #: Bookkeeping of the run loop: ``seq`` orders saves, ``branch`` marks a started branch.
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly view (datetimes stay datetimes)."""

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Protocol, runtime_checkable
 
-from ..runtime.records import Execution
+from typing import Any
+
+from ..runtime.records import Execution, Job
 from ..runtime.status import Status
 
 __all__ = ["Store"]
@@ -22,8 +24,11 @@ class Store(Protocol):
     def add(self, execution: Execution) -> None:
         """Record a new execution (queued when its status is None, else started)."""
 
-    def claim(self, owner: str, workflow_keys: Collection[str]) -> Execution | None:
-        """Atomically take the oldest queued execution of one of ``workflow_keys``."""
+    def claim(self, owner: str, workflow_keys: Collection[str],
+              lease: float = 30.0) -> Execution | None:
+        """Atomically take the oldest runnable execution of one of ``workflow_keys``: a queued
+        one, a waiting one whose timer is due, or a started async one whose lease expired (its
+        process died). The claim holds for ``lease`` seconds unless renewed."""
 
     def save(self, execution: Execution) -> None:
         """Write an execution's current state (status, jobs, output, response, times)."""
@@ -44,6 +49,24 @@ class Store(Protocol):
 
     def queued_count(self, workflow_keys: Collection[str] | None = None) -> int:
         """How many executions (of ``workflow_keys``, or of any workflow) wait in the queue."""
+
+    def save_version(self, key: str, digest: str, definition: dict[str, Any]) -> int:
+        """Record a workflow version; return its number (the latest version's number when
+        ``digest`` equals the latest digest of ``key``, else the next number)."""
+
+    def load_version(self, key: str, version: int) -> dict[str, Any] | None:
+        """The canonical definition of a recorded version, or None."""
+
+    def save_job(self, execution: Execution, job: Job) -> None:
+        """Write one job of a running execution (insert or update), so a run interrupted by a
+        crash resumes after its last saved job."""
+
+    def release(self, execution: Execution, wake_at: float | None) -> None:
+        """Give a waiting execution back: nobody owns it until ``wake_at`` (epoch seconds);
+        a worker then claims it again and resumes its pending job."""
+
+    def renew(self, owner: str, execution_ids: Collection[str], lease: float) -> None:
+        """Extend the lease of executions ``owner`` runs."""
 
     def close(self) -> None:
         """Release resources."""

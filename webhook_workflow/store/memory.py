@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Collection
+from typing import Any
 
 from ..errors import StoreUnavailable
-from ..runtime.records import Execution, utcnow
+from ..runtime.records import Execution, Job, utcnow
 from ..runtime.status import Status
 
 __all__ = ["MemoryStore"]
@@ -39,6 +41,9 @@ class MemoryStore:
         self._all: OrderedDict[str, Execution] = OrderedDict()
         self._queue: deque[str] = deque()
         self._finished: deque[str] = deque()
+        #: Executions waiting on a timer: id -> epoch seconds when they are due.
+        self._waiting: dict[str, float] = {}
+        self._versions: dict[str, list[tuple[str, dict[str, Any]]]] = {}
 
     def add(self, execution: Execution) -> None:
         with self._lock:
@@ -50,8 +55,18 @@ class MemoryStore:
             if execution.finished:
                 self._keep_finished(execution.id)
 
-    def claim(self, owner: str, workflow_keys: Collection[str]) -> Execution | None:
+    def claim(self, owner: str, workflow_keys: Collection[str],
+              lease: float = 30.0) -> Execution | None:
         with self._lock:
+            if self._waiting:
+                now = time.time()
+                for execution_id, due in sorted(self._waiting.items(), key=lambda kv: kv[1]):
+                    execution = self._all.get(execution_id)
+                    if execution is None or execution.status != Status.STARTED:
+                        del self._waiting[execution_id]
+                    elif due <= now and execution.workflow_key in workflow_keys:
+                        del self._waiting[execution_id]
+                        return execution
             for _ in range(len(self._queue)):
                 execution_id = self._queue.popleft()
                 execution = self._all.get(execution_id)
@@ -65,12 +80,33 @@ class MemoryStore:
 
     def save(self, execution: Execution) -> None:
         with self._lock:
-            if execution.id not in self._all:
-                self._all[execution.id] = execution
-            else:
-                self._all[execution.id] = execution
+            self._all[execution.id] = execution
             if execution.finished:
+                self._waiting.pop(execution.id, None)
                 self._keep_finished(execution.id)
+
+    def save_job(self, execution: Execution, job: Job) -> None:
+        """Nothing to do: the running execution is the stored object."""
+
+    def release(self, execution: Execution, wake_at: float | None) -> None:
+        with self._lock:
+            self._all[execution.id] = execution
+            self._waiting[execution.id] = wake_at if wake_at is not None else float("inf")
+
+    def renew(self, owner: str, execution_ids: Collection[str], lease: float) -> None:
+        """Nothing to do: memory executions cannot outlive their process."""
+
+    def save_version(self, key: str, digest: str, definition: dict[str, Any]) -> int:
+        with self._lock:
+            versions = self._versions.setdefault(key, [])
+            if not versions or versions[-1][0] != digest:
+                versions.append((digest, definition))
+            return len(versions)
+
+    def load_version(self, key: str, version: int) -> dict[str, Any] | None:
+        with self._lock:
+            versions = self._versions.get(key, [])
+            return versions[version - 1][1] if 1 <= version <= len(versions) else None
 
     def _keep_finished(self, execution_id: str) -> None:
         self._finished.append(execution_id)
@@ -107,11 +143,19 @@ class MemoryStore:
     def cancel(self, execution_id: str) -> Execution | None:
         with self._lock:
             execution = self._all.get(execution_id)
-            if execution is None or execution.status is not None:
+            if execution is None:
                 return None
+            if execution_id in self._waiting:
+                del self._waiting[execution_id]
+                for job in execution.jobs:
+                    if job.status == Status.PENDING:
+                        job.status, job.finished_at = Status.CANCELED, utcnow()
+            elif execution.status is not None:
+                return None
+            else:
+                self._queue.remove(execution_id)  # frees its queue slot at once
             execution.status = Status.CANCELED
             execution.finished_at = utcnow()
-            self._queue.remove(execution_id)  # frees its queue slot at once
             self._keep_finished(execution_id)
             return _snapshot(execution)
 

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import logging
 import os
-import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Protocol, runtime_checkable
-
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from ..runtime.records import Execution, Job
 from ..runtime.status import Status

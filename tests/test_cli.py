@@ -137,8 +137,10 @@ def test_run_usage_errors(args: list[str], message: str) -> None:
 
 
 def test_serve_refuses_unknown_stores() -> None:
-    code, _, err = run_cli("serve", str(EXAMPLE), "--store", "sqlite:///x.db")
+    code, _, err = run_cli("serve", str(EXAMPLE), "--store", "postgresql://nowhere/db")
     assert code == 2 and "not available" in err
+    code, _, err = run_cli("serve", str(EXAMPLE), "--store", "redis://x")
+    assert code == 2 and "unknown store" in err
 
 
 def test_custom_node_example_runs() -> None:

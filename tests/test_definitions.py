@@ -574,11 +574,12 @@ def test_true_false_aliases_equal_one_and_zero(engine: Engine) -> None:
 # --- condition config ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("engine_name", ["math.js", "formula.js"])
-def test_condition_expression_engines_are_refused(engine_name: str) -> None:
+def test_condition_expression_syntax_errors_name_the_expression(engine_name: str) -> None:
     definition = {"nodes": [{"key": "c", "type": "condition",
-                             "config": {"engine": engine_name, "expression": "1 == 1"}}]}
-    assert_refused(definition, "nodes[0].config.engine",
-                   f"engine {engine_name!r} is not supported by this version")
+                             "config": {"engine": engine_name, "expression": "1 == "}}]}
+    with pytest.raises(DefinitionError) as info:
+        Engine().add_workflow(definition)
+    assert info.value.path == "nodes[0].config.expression"
 
 
 CONDITION_CASES = [

@@ -54,6 +54,21 @@ def _system_scope() -> dict[str, Any]:
     }
 
 
+def _check_retention(value: Any, store: Store) -> dict[str, float] | None:
+    """Validate ``retention``: ``{"max_age": seconds, "max_count": n}`` for durable stores."""
+    if value is None:
+        return None
+    if not hasattr(store, "prune"):
+        raise ValueError("retention applies to durable stores; the memory store is bounded "
+                         "by max_executions")
+    if not isinstance(value, Mapping) or not value or set(value) - {"max_age", "max_count"}:
+        raise ValueError('retention is {"max_age": seconds, "max_count": n} (one or both)')
+    for name, number in value.items():
+        if isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
+            raise ValueError(f"retention {name} must be a positive number")
+    return dict(value)
+
+
 class Engine:
     """Registers webhook workflows and runs them.
 
@@ -76,9 +91,6 @@ class Engine:
             value = self.settings[name]
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"engine setting {name} must be a positive number")
-        if self.settings["retention"] is not None:
-            raise ValueError("retention applies to durable stores, which this version does not "
-                             "have; the memory store is bounded by max_executions")
         if base_path and (not base_path.startswith("/") or base_path.endswith("/")):
             raise ValueError("base_path is '' or starts with '/' and has no trailing '/'")
         self.base_path = base_path
@@ -87,12 +99,16 @@ class Engine:
         self.limits = Limits(**{f.name: int(self.settings[f.name])
                                 for f in dataclasses.fields(Limits)})
         self.store: Store = open_store(store, max_executions=int(self.settings["max_executions"]),
-                                       max_queue=int(self.settings["max_queue"]))
+                                       max_queue=int(self.settings["max_queue"]),
+                                       lease=float(self.settings["lease"]))
+        self.retention = _check_retention(self.settings["retention"], self.store)
         self.system = _system_scope()
         self._node_types: dict[str, NodeType] = builtin_nodes()
         self.catalog = Catalog(self.store, self._compile)
         self.dispatcher = Dispatcher(self.store, self._run_queued, self.catalog.keys,
-                                     int(self.settings["workers"]))
+                                     int(self.settings["workers"]),
+                                     lease=float(self.settings["lease"]),
+                                     retention=self.retention)
         self.gateway = Gateway(self)
 
     # -- workflows --------------------------------------------------------------------------
@@ -222,15 +238,36 @@ class Engine:
         self.run_to_end(workflow, execution)
         return self.store.get(execution.id) or execution
 
-    def run_to_end(self, workflow: CompiledWorkflow, execution: Execution) -> Processor:
-        """Run an execution in this thread and record its end."""
+    def run_to_end(self, workflow: CompiledWorkflow, execution: Execution, *,
+                   durable: bool = False) -> Processor:
+        """Run an execution in this thread and record its end; ``durable`` saves each job
+        as it is made (background runs), so a crash resumes after the last one."""
         proc = self.processor(workflow, execution)
+        if durable:
+            proc.on_job = lambda job: self.store.save_job(execution, job)
+        self.dispatcher.running.add(execution.id)
         try:
             drive_sync(proc.steps(), proc.deadline)
         except Exception as exc:  # never lose the record of a run that broke
             self.fail(execution, exc)
-        self.finish(workflow, execution)
+        finally:
+            self.dispatcher.running.discard(execution.id)
+        if execution.status == Status.STARTED:
+            self.store.release(execution, self._wake_at(workflow, execution))
+        else:
+            self.finish(workflow, execution)
         return proc
+
+    @staticmethod
+    def _wake_at(workflow: CompiledWorkflow, execution: Execution) -> float | None:
+        """When the pending job of a waiting execution is due (epoch seconds)."""
+        for job in execution.jobs:
+            node = workflow.nodes.get(job.node_key)
+            if job.status == Status.PENDING and node is not None:
+                due = node.impl.wake_at(node, job)
+                if due is not None:
+                    return due
+        return None
 
     def fail(self, execution: Execution, exc: BaseException) -> None:
         """Record an unexpected error that ended an execution."""
@@ -256,7 +293,7 @@ class Engine:
             execution.finished_at = utcnow()
             self.store.save(execution)
             return
-        self.run_to_end(workflow, execution)
+        self.run_to_end(workflow, execution, durable=True)
 
     # -- the execution log --------------------------------------------------------------------
     def executions(self, workflow_key: str | None = None, *, status: Status | int | str | None

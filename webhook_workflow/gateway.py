@@ -148,18 +148,26 @@ class SyncRun:
 
     def run(self) -> CoreResponse:
         """Run in this thread (WSGI door, CLI) and return the HTTP answer."""
+        running = self.engine.dispatcher.running
+        running.add(self.execution.id)  # its lease is renewed while it runs
         try:
             drive_sync(self.processor.steps(), self.processor.deadline)
         except Exception as exc:
             self.engine.fail(self.execution, exc)
+        finally:
+            running.discard(self.execution.id)
         return self._answer()
 
     async def run_async(self) -> CoreResponse:
         """Run on the event loop; blocking node work goes to threads (ASGI door)."""
+        running = self.engine.dispatcher.running
+        running.add(self.execution.id)
         try:
             await drive_async(self.processor.steps(), self.processor.deadline)
         except Exception as exc:
             self.engine.fail(self.execution, exc)
+        finally:
+            running.discard(self.execution.id)
         return self._answer()
 
     def _answer(self) -> CoreResponse:

@@ -114,6 +114,10 @@ class NodeType:
         """Check references to other nodes once the whole workflow is compiled (e.g. a
         ``variable`` node assigning to an earlier one); raise :class:`DefinitionError`."""
 
+    def wake_at(self, node: CompiledNode, job: Job) -> float | None:
+        """For a node that leaves its job PENDING: when (epoch seconds) to resume it."""
+        return None
+
     def restore(self, node: CompiledNode, job: Job, proc: Processor) -> None:
         """Rebuild what nodes inside this node's branches see (``$scopes``) when an
         interrupted run resumes inside one of them; ``job`` is this node's own job."""

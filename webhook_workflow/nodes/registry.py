@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .base import NodeType
 from .condition import ConditionNode
+from .delay import DelayNode
 from .end import EndNode
 from .output import OutputNode
 from .parallel import ParallelNode
@@ -18,14 +19,15 @@ from .variable import VariableNode
 __all__ = ["BUILTIN_NODES", "PLANNED_NODES", "builtin_nodes"]
 
 BUILTIN_NODES: tuple[type[NodeType], ...] = (
-    ConditionNode, EndNode, OutputNode, ParallelNode, ResponseNode, SubflowNode, VariableNode,
+    ConditionNode, DelayNode, EndNode, OutputNode, ParallelNode, ResponseNode, SubflowNode,
+    VariableNode,
 )
 
 #: NocoBase node types this version does not run yet; a definition using one is refused with
 #: a message that names it (rather than "unknown node type").
 PLANNED_NODES = frozenset({
     "multi-conditions", "loop", "json-variable-mapping", "json-query", "calculation",
-    "dateCalculation", "delay", "request",
+    "dateCalculation", "request",
 })
 
 

@@ -29,8 +29,14 @@ class Dispatcher:
     """Runs queued executions on ``workers`` threads."""
 
     def __init__(self, store: Store, run: Callable[[Execution], None],
-                 workflow_keys: Callable[[], Collection[str]], workers: int = 4) -> None:
+                 workflow_keys: Callable[[], Collection[str]], workers: int = 4, *,
+                 lease: float = 30.0, retention: dict[str, float] | None = None) -> None:
         self.store = store
+        self.lease = lease
+        self.retention = retention
+        #: Ids of the executions this process runs now (async and sync): their leases are
+        #: renewed by the heartbeat.
+        self.running: set[str] = set()
         self.owner = f"worker-{new_id()}"
         self._run = run
         self._keys = workflow_keys
@@ -40,6 +46,7 @@ class Dispatcher:
         self._idle = threading.Condition()
         self._running = 0
         self._stopping = False
+        self._halt = threading.Event()
 
     @property
     def started(self) -> bool:
@@ -52,11 +59,31 @@ class Dispatcher:
             if self._threads:
                 return
             self._stopping = False
+            self._halt.clear()
             for i in range(self._size):
                 thread = threading.Thread(target=self._work, name=f"webhook-workflow-{i}",
                                           daemon=True)
                 self._threads.append(thread)
                 thread.start()
+            heartbeat = threading.Thread(target=self._heartbeat, daemon=True,
+                                         name="webhook-workflow-heartbeat")
+            self._threads.append(heartbeat)
+            heartbeat.start()
+
+    def _heartbeat(self) -> None:
+        """Renew the leases of running executions; apply retention now and then."""
+        interval = max(0.05, self.lease / 3)
+        pruned_at = 0.0
+        while not self._halt.wait(interval):
+            try:
+                running = list(self.running)
+                if running:
+                    self.store.renew(self.owner, running, self.lease)
+                if self.retention and time.monotonic() - pruned_at > 60:
+                    pruned_at = time.monotonic()
+                    self.store.prune(**self.retention)  # type: ignore[attr-defined]
+            except Exception:  # a busy or broken store must not stop the heartbeat
+                logger.exception("renewing leases failed")
 
     def notify(self) -> None:
         """Tell one idle worker that an execution was queued."""
@@ -70,7 +97,7 @@ class Dispatcher:
                     return
             execution = None
             try:
-                execution = self.store.claim(self.owner, self._keys())
+                execution = self.store.claim(self.owner, self._keys(), self.lease)
             except Exception:  # a store hiccup must not kill the worker
                 logger.exception("claiming an execution failed")
             if execution is None:
@@ -82,10 +109,12 @@ class Dispatcher:
             with self._idle:
                 self._running += 1
             try:
+                self.running.add(execution.id)
                 self._run(execution)
             except Exception:
                 logger.exception("execution %s: unexpected error in the worker", execution.id)
             finally:
+                self.running.discard(execution.id)
                 with self._idle:
                     self._running -= 1
                     self._idle.notify_all()
@@ -114,6 +143,7 @@ class Dispatcher:
         """Stop the workers after their current execution."""
         with self._wake:
             self._stopping = True
+            self._halt.set()
             self._wake.notify_all()
         deadline = time.monotonic() + timeout
         for thread in self._threads:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from .base import Store
 from .memory import MemoryStore
@@ -20,6 +21,29 @@ def open_store(store: str | Store, **settings: Any) -> Store:
         return MemoryStore(max_executions=settings.get("max_executions", 10_000),
                            max_queue=settings.get("max_queue", 10_000))
     scheme = store.split(":", 1)[0]
-    if scheme in ("sqlite", "postgresql", "postgres"):
-        raise ValueError(f"the {scheme} store is not available in this version; use 'memory'")
-    raise ValueError(f"unknown store {store!r}; use 'memory'")
+    if scheme == "sqlite":
+        return _sqlite(store, settings)
+    if scheme in ("postgresql", "postgres"):
+        raise ValueError("the postgresql store is not available in this version; use 'memory' "
+                         "or 'sqlite:///path.db'")
+    raise ValueError(f"unknown store {store!r}; use 'memory' or 'sqlite:///path.db'")
+
+
+def _sqlite(url: str, settings: dict[str, Any]) -> Store:
+    """``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``?synchronous=full``."""
+    from .sqlite import SQLiteStore
+
+    parsed = urlsplit(url)
+    if parsed.netloc:
+        raise ValueError(f"{url!r}: write sqlite:///relative/path.db or "
+                         "sqlite:////absolute/path.db")
+    path = parsed.path[1:] if parsed.path.startswith("/") else parsed.path
+    if not path:
+        raise ValueError(f"{url!r}: the database path is missing")
+    options = dict(parse_qsl(parsed.query))
+    unknown = set(options) - {"synchronous"}
+    if unknown:
+        raise ValueError(f"{url!r}: unknown option(s) {', '.join(sorted(unknown))}")
+    return SQLiteStore(path, synchronous=options.get("synchronous", "normal"),
+                       max_queue=settings.get("max_queue", 10_000),
+                       lease=settings.get("lease", 30.0))

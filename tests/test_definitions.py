@@ -68,7 +68,6 @@ TOP_LEVEL_CASES = [
     ("key-slash", {"key": "a/b"}, "key", "1-64 characters"),
     ("key-dot", {"key": "a.b"}, "key", "1-64 characters"),
     ("key-non-ascii", {"key": "caf\u00e9"}, "key", "1-64 characters"),
-    ("key-null", {"key": None}, "key", "must be a string"),
     ("key-number", {"key": 12}, "key", "must be a string"),
     ("title-not-string", {"title": 3}, "title", "must be a string"),
     ("description-not-string", {"description": ["x"]}, "description", "must be a string"),
@@ -911,3 +910,13 @@ def test_deeply_nested_json_file_is_a_definition_error(tmp_path: Path) -> None:
     path.write_text('{"nodes": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
     exc = refuse(path)
     assert "deep.json" in str(exc)
+
+
+def test_null_optional_fields_mean_unset() -> None:
+    # NocoBase exports write null for unset optional fields; null means "not given".
+    eng = Engine()
+    workflow = eng.add_workflow({"key": None, "title": None, "description": None,
+                                 "config": {"request": {"maxBodySize": None}}})
+    assert len(workflow.key) == 11
+    assert "title" not in workflow.definition
+    eng.close(timeout=5)

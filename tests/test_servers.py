@@ -100,11 +100,13 @@ def test_uvicorn_lifespan_drains_on_shutdown(uvicorn_server: tuple[str, Engine])
 
 
 @pytest.fixture
-def cli_server() -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def cli_server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    store = f"sqlite:///{tmp_path / 'serve.db'}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "webhook_workflow", "serve", str(EXAMPLE), "--port", str(port)],
+        [sys.executable, "-m", "webhook_workflow", "serve", str(EXAMPLE), "--port", str(port),
+         "--store", store],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         wait_for_port(port, proc)
@@ -149,8 +151,8 @@ def test_cli_serve_with_uvicorn(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "webhook_workflow", "serve", str(EXAMPLE), "--port", str(port),
-         "--server", "uvicorn"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+         "--server", "uvicorn", "--store", "memory"], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True)
     try:
         wait_for_port(port, proc)
         with httpx.Client(timeout=TIMEOUT) as client:

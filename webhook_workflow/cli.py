@@ -19,7 +19,7 @@ from .errors import DefinitionError
 from .gateway import SyncRun
 from .http.response import CoreResponse
 from .runtime.records import Execution
-from .runtime.status import Status, execution_status_name
+from .runtime.status import Status, execution_status_name, status_from_value
 from .variables.paths import paths_from_json, paths_from_url
 from .variables.templates import json_default
 
@@ -206,7 +206,8 @@ def _short(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _trace(execution: Execution | None, answer: dict[str, Any], out: TextIO) -> None:
+def _trace(execution: Execution | None, answer: dict[str, Any] | None, out: TextIO,
+           logs: bool = False) -> None:
     if execution is None:
         print("no execution (the request was refused)", file=out)
     else:
@@ -218,12 +219,71 @@ def _trace(execution: Execution | None, answer: dict[str, Any], out: TextIO) -> 
         print(f"execution {execution.id}  {execution.workflow_key} v{execution.version}  "
               f"{status}{took}", file=out)
         width = max((len(j.node_key) for j in execution.jobs), default=4)
+        print(f"  context: {_short(execution.context, 100)}", file=out)
         for job in execution.jobs:
-            print(f"  {job.node_key:<{width}}  {Status(job.status).name:<9} "
+            took = ""
+            if job.started_at and job.finished_at:
+                took = f"{(job.finished_at - job.started_at).total_seconds() * 1000:.1f} ms"
+            print(f"  {job.node_key:<{width}}  {Status(job.status).name:<9} {took:>9}  "
                   f"{_short(job.result)}", file=out)
+            if logs and job.log:
+                for line in job.log.rstrip().splitlines():
+                    print(f"      | {line}", file=out)
         if execution.output is not None:
             print(f"output: {_short(execution.output)}", file=out)
-    print(f"response: {answer['status']} {_short(answer['body'])}", file=out)
+    if answer is not None:
+        print(f"response: {answer['status']} {_short(answer['body'])}", file=out)
+
+
+def _store_engine(args: argparse.Namespace) -> Engine:
+    """An engine on ``--store`` for reading the execution log (starts no workers)."""
+    try:
+        return Engine(args.store)
+    except ValueError as exc:
+        raise UsageError(f"--store: {exc}") from None
+
+
+def cmd_executions(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    engine = _store_engine(args)
+    status: Any = args.status
+    if status is not None and status.lower() != "queued":
+        try:
+            status = status_from_value(status)
+        except ValueError as exc:
+            raise UsageError(f"--status: {exc}") from None
+    elif status is not None:
+        status = "queued"
+    rows = engine.executions(args.workflow, status=status, limit=args.limit)
+    if args.format == "json":
+        json.dump([r.to_dict() for r in rows], out, default=json_default, ensure_ascii=False,
+                  indent=2)
+        out.write("\n")
+    else:
+        for row in rows:
+            took = ""
+            if row.started_at and row.finished_at:
+                took = f"{(row.finished_at - row.started_at).total_seconds() * 1000:.0f} ms"
+            print(f"{row.id}  {row.created_at:%Y-%m-%d %H:%M:%S}  {row.workflow_key} "
+                  f"v{row.version}  {execution_status_name(row.status):<8} "
+                  f"{'sync' if row.sync else 'async'}  {len(row.jobs)} jobs  {took}".rstrip(),
+                  file=out)
+    engine.store.close()
+    return 0
+
+
+def cmd_execution(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    engine = _store_engine(args)
+    execution = engine.get_execution(args.id)
+    engine.store.close()
+    if execution is None:
+        print(f"no execution {args.id} in {args.store}", file=err)
+        return 1
+    if args.format == "json":
+        json.dump(execution.to_dict(), out, default=json_default, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        _trace(execution, execution.response, out, logs=True)
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -258,11 +318,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="definition file or folder")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=13000)
-    p.add_argument("--store", default="memory", help="store URL (default: memory)")
+    p.add_argument("--store", default="sqlite:///webhook-workflow.db",
+                   help="store URL: sqlite:///path.db (default: sqlite:///webhook-workflow.db) "
+                   "or memory")
     p.add_argument("--server", choices=("threaded", "uvicorn"), default="threaded",
                    help="threaded: stdlib server (default); uvicorn: needs the [server] extra")
     engine_options(p)
     p.set_defaults(func=cmd_serve)
+
+    default_store = "sqlite:///webhook-workflow.db"
+    p = sub.add_parser("executions", help="list recorded executions, newest first")
+    p.add_argument("--store", default=default_store, help=f"store URL (default: {default_store})")
+    p.add_argument("--workflow", metavar="KEY", help="only this workflow")
+    p.add_argument("--status", metavar="S", help="a status name or number, or 'queued'")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_executions)
+
+    p = sub.add_parser("execution", help="show one execution, node by node")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--store", default=default_store, help=f"store URL (default: {default_store})")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=cmd_execution)
 
     p = sub.add_parser("validate", help="check definition files")
     p.add_argument("paths", nargs="+", metavar="PATH")

@@ -113,6 +113,8 @@ def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
         "type": top["type"], "sync": sync, "config": trigger.config, "options": options,
         "nodes": builder.canonical_nodes(top["nodes"]),
     }
+    # Unset optional fields are left out, so the canonical form validates as a definition.
+    canonical = {name: value for name, value in canonical.items() if value is not None}
     # Branches nest the definition itself; values inside were bounded by their own fields.
     json_value(canonical, "", max_depth=1_000_000)
     digest = hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":"),

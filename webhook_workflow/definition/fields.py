@@ -88,7 +88,7 @@ def check_section(value: Any, fields: tuple[Field, ...], path: str) -> dict[str,
             raise DefinitionError(join(path, str(name)), f"unknown field (allowed: {allowed})")
     out: dict[str, Any] = {}
     for f in fields:
-        if f.name in value:
+        if f.name in value and not (value[f.name] is None and f.default is None):
             out[f.name] = f.check(value[f.name], join(path, f.name))
         elif f.required:
             raise DefinitionError(join(path, f.name), "is required")

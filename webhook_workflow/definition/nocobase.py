@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import DefinitionError
+from ..nodes.json_query import NOCOBASE_DEFAULT_ENGINE
 
 __all__ = ["from_flat", "is_flat", "to_flat"]
 
@@ -27,7 +28,7 @@ _NODE_LINKS = frozenset({"id", "upstreamId", "downstreamId", "branchIndex", "wor
                          "createdAt", "updatedAt", "upstream", "downstream", "workflow"})
 #: NocoBase defaults that differ from this library's native defaults.
 _NODE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "json-query": {"engine": "jmespath"},
+    "json-query": {"engine": NOCOBASE_DEFAULT_ENGINE},
     "condition": {"engine": "basic"},
 }
 

@@ -10,6 +10,8 @@ from .base import NodeType
 from .condition import ConditionNode
 from .delay import DelayNode
 from .end import EndNode
+from .json_query import JsonQueryNode
+from .json_variable_mapping import JsonVariableMappingNode
 from .output import OutputNode
 from .parallel import ParallelNode
 from .response import ResponseNode
@@ -19,15 +21,14 @@ from .variable import VariableNode
 __all__ = ["BUILTIN_NODES", "PLANNED_NODES", "builtin_nodes"]
 
 BUILTIN_NODES: tuple[type[NodeType], ...] = (
-    ConditionNode, DelayNode, EndNode, OutputNode, ParallelNode, ResponseNode, SubflowNode,
-    VariableNode,
+    ConditionNode, DelayNode, EndNode, JsonQueryNode, JsonVariableMappingNode, OutputNode,
+    ParallelNode, ResponseNode, SubflowNode, VariableNode,
 )
 
 #: NocoBase node types this version does not run yet; a definition using one is refused with
 #: a message that names it (rather than "unknown node type").
 PLANNED_NODES = frozenset({
-    "multi-conditions", "loop", "json-variable-mapping", "json-query", "calculation",
-    "dateCalculation", "request",
+    "multi-conditions", "loop", "calculation", "dateCalculation", "request",
 })
 
 

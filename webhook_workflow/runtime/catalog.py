@@ -9,6 +9,7 @@ canonical definition the store kept for it.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,8 @@ from ..errors import DefinitionError
 from ..store.base import Store
 
 __all__ = ["Catalog"]
+
+logger = logging.getLogger("webhook_workflow")
 
 
 class Catalog:
@@ -91,7 +94,9 @@ class Catalog:
                 return None
             try:
                 compiled = self._compile(definition)
-            except DefinitionError:
+            except DefinitionError as exc:
+                logger.error("workflow %s version %s cannot be compiled any more: %s", key,
+                             version, exc)
                 return None
             compiled = dataclasses.replace(compiled, version=version)
             versions[version] = compiled

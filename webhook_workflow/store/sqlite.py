@@ -90,14 +90,14 @@ class SQLiteStore:
             conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite may have rolled back already (e.g. SQLITE_FULL); never half-commit.
+                if conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            if conn.in_transaction:
-                with suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
             raise StoreUnavailable(f"sqlite: {exc}") from exc
 
     def _migrate(self) -> None:
@@ -299,7 +299,8 @@ class SQLiteStore:
 
     def list(self, workflow_key: str | None = None, *, status: Status | str | None = None,
              limit: int = 50) -> list[Execution]:
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if workflow_key is not None:
             where.append("workflow_key = ?")
             args.append(workflow_key)

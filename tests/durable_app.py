@@ -1,0 +1,31 @@
+"""An engine for the durability tests' server processes.
+
+Its ``record`` node appends ``<execution id> <node key>`` to the file named by
+``WW_RECORD_FILE`` (one line per run of the node), so a test can count how often each
+execution really ran; ``WW_LEASE`` sets the lease (seconds).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from webhook_workflow import Engine, NodeContext
+
+
+def record(config: dict[str, Any], ctx: NodeContext) -> str:
+    line = f"{ctx.execution_id} {ctx.node_key}\n"
+    # O_APPEND writes of one short line are atomic, also across processes.
+    fd = os.open(os.environ["WW_RECORD_FILE"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+    return ctx.execution_id
+
+
+def make() -> Engine:
+    engine = Engine(os.environ["WW_STORE"], lease=float(os.environ.get("WW_LEASE", "30")),
+                    workers=int(os.environ.get("WW_WORKERS", "4")))
+    engine.register_node("record", record)
+    return engine

@@ -1,0 +1,255 @@
+"""The Store contract, proven on every store: memory and SQLite."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from webhook_workflow import Execution, Job, Status, StoreUnavailable
+from webhook_workflow.runtime.records import utcnow
+from webhook_workflow.store.base import Store
+from webhook_workflow.store.memory import MemoryStore
+from webhook_workflow.store.sqlite import SQLiteStore
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    made: Store
+    if request.param == "memory":
+        made = MemoryStore(max_queue=5)
+    else:
+        made = SQLiteStore(str(tmp_path / "store.db"), max_queue=5)
+    yield made
+    made.close()
+
+
+def queued(key: str = "w", version: int = 1, **kw: object) -> Execution:
+    return Execution(key, version, {"headers": {}, "query": {}, "body": {"n": 1}}, **kw)  # type: ignore[arg-type]
+
+
+def test_add_then_get_returns_an_equal_copy(store: Store) -> None:
+    execution = queued()
+    store.add(execution)
+    got = store.get(execution.id)
+    assert got is not None and got is not execution
+    assert (got.id, got.workflow_key, got.version, got.status, got.context) == (
+        execution.id, "w", 1, None, execution.context)
+    assert got.created_at.tzinfo is not None
+    assert store.get("nope") is None
+
+
+def test_claim_takes_the_oldest_queued_of_the_given_keys(store: Store) -> None:
+    first, other, second = queued(), queued("x"), queued()
+    for e in (first, other, second):
+        store.add(e)
+    assert store.queued_count() == 3
+    assert store.queued_count(["w"]) == 2
+    claimed = store.claim("me", ["w"], 30)
+    assert claimed is not None and claimed.id == first.id
+    assert claimed.status == Status.STARTED
+    assert store.claim("me", ["w"], 30).id == second.id  # type: ignore[union-attr]
+    assert store.claim("me", ["w"], 30) is None
+    assert store.claim("me", [], 30) is None
+    assert store.queued_count(["x"]) == 1
+
+
+def test_queue_limit_raises_store_unavailable(store: Store) -> None:
+    for _ in range(5):
+        store.add(queued())
+    with pytest.raises(StoreUnavailable):
+        store.add(queued())
+    finished = queued(status=Status.RESOLVED, sync=True)
+    store.add(finished)  # only queued executions count against the queue
+
+
+def test_jobs_are_saved_as_the_run_goes_and_updated_in_place(store: Store) -> None:
+    execution = queued()
+    store.add(execution)
+    claimed = store.claim("me", ["w"], 30)
+    assert claimed is not None
+    job = Job(Status.PENDING, {"looped": 0}, node_key="a", started_at=utcnow(),
+              meta={"seq": 1})
+    claimed.jobs.append(job)
+    store.save_job(claimed, job)
+    job.status, job.result = Status.RESOLVED, {"looped": 2}
+    job.meta["seq"] = 3
+    store.save_job(claimed, job)
+    second = Job(Status.FAILED, "x", "trace", node_key="b", meta={"seq": 2})
+    claimed.jobs.append(second)
+    store.save_job(claimed, second)
+    got = store.get(execution.id)
+    assert got is not None
+    assert [(j.node_key, j.status, j.result, j.meta["seq"]) for j in got.jobs] == [
+        ("a", Status.RESOLVED, {"looped": 2}, 3), ("b", Status.FAILED, "x", 2)]
+    assert got.jobs[1].log == "trace"
+
+
+def test_save_records_the_end(store: Store) -> None:
+    execution = queued()
+    store.add(execution)
+    claimed = store.claim("me", ["w"], 30)
+    assert claimed is not None
+    claimed.status, claimed.output = Status.RESOLVED, {"done": True}
+    claimed.finished_at = utcnow()
+    claimed.jobs.append(Job(Status.RESOLVED, 1, node_key="a"))
+    store.save(claimed)
+    got = store.get(execution.id)
+    assert got is not None
+    assert (got.status, got.output, len(got.jobs)) == (Status.RESOLVED, {"done": True}, 1)
+    assert got.finished_at is not None
+
+
+def test_list_newest_first_with_filters(store: Store) -> None:
+    a, b, c = queued("a"), queued("b"), queued("a")
+    for e in (a, b, c):
+        store.add(e)
+    done = store.claim("me", ["b"], 30)
+    assert done is not None
+    done.status = Status.FAILED
+    done.finished_at = utcnow()
+    store.save(done)
+    assert [e.id for e in store.list()] == [c.id, b.id, a.id]
+    assert [e.id for e in store.list("a")] == [c.id, a.id]
+    assert [e.id for e in store.list(status="queued")] == [c.id, a.id]
+    assert [e.id for e in store.list(status=Status.FAILED)] == [b.id]
+    assert [e.id for e in store.list(limit=1)] == [c.id]
+
+
+def test_cancel_only_queued_or_waiting(store: Store) -> None:
+    execution = queued()
+    store.add(execution)
+    canceled = store.cancel(execution.id)
+    assert canceled is not None and canceled.status == Status.CANCELED
+    assert canceled.finished_at is not None
+    assert store.cancel(execution.id) is None
+    assert store.queued_count() == 0
+    assert store.claim("me", ["w"], 30) is None
+
+
+def test_delete(store: Store) -> None:
+    execution = queued()
+    store.add(execution)
+    assert store.delete(execution.id) is True
+    assert store.get(execution.id) is None
+    assert store.delete(execution.id) is False
+
+
+def test_released_execution_is_claimed_again_when_due(store: Store) -> None:
+    execution = queued()
+    store.add(execution)
+    claimed = store.claim("me", ["w"], 30)
+    assert claimed is not None
+    pending = Job(Status.PENDING, 100, node_key="wait", started_at=utcnow(), meta={"seq": 1})
+    claimed.jobs.append(pending)
+    store.release(claimed, time.time() + 0.3)
+    assert store.claim("me", ["w"], 30) is None  # not due yet
+    assert store.queued_count() == 0  # waiting is not queued
+    deadline = time.monotonic() + 5
+    again = None
+    while again is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        again = store.claim("other", ["w"], 30)
+    assert again is not None and again.id == execution.id
+    assert [(j.node_key, j.status) for j in again.jobs] == [("wait", Status.PENDING)]
+
+
+def test_waiting_execution_can_be_canceled(store: Store) -> None:
+    execution = queued()
+    store.add(execution)
+    claimed = store.claim("me", ["w"], 30)
+    assert claimed is not None
+    claimed.jobs.append(Job(Status.PENDING, 100, node_key="wait", meta={"seq": 1}))
+    store.release(claimed, time.time() + 60)
+    canceled = store.cancel(execution.id)
+    assert canceled is not None and canceled.status == Status.CANCELED
+    assert canceled.jobs[0].status == Status.CANCELED
+
+
+def test_versions_are_numbered_by_digest(store: Store) -> None:
+    assert store.save_version("w", "d1", {"key": "w", "v": 1}) == 1
+    assert store.save_version("w", "d1", {"key": "w", "v": 1}) == 1
+    assert store.save_version("w", "d2", {"key": "w", "v": 2}) == 2
+    assert store.save_version("w", "d1", {"key": "w", "v": 1}) == 3
+    assert store.save_version("x", "d1", {"key": "x"}) == 1
+    assert store.load_version("w", 2) == {"key": "w", "v": 2}
+    assert store.load_version("w", 9) is None
+
+
+def test_sqlite_lease_expiry_lets_another_owner_claim(tmp_path: Path) -> None:
+    path = str(tmp_path / "lease.db")
+    one, two = SQLiteStore(path), SQLiteStore(path)
+    execution = queued()
+    one.add(execution)
+    assert one.claim("dead-process", ["w"], lease=0.2) is not None
+    assert two.claim("live-process", ["w"], lease=30) is None  # the lease still holds
+    time.sleep(0.3)
+    reclaimed = two.claim("live-process", ["w"], lease=30)
+    assert reclaimed is not None and reclaimed.id == execution.id
+    one.renew("dead-process", [execution.id], 30)  # the old owner cannot extend it any more
+    assert two.claim("third", ["w"], lease=30) is None
+    one.close()
+    two.close()
+
+
+def test_sqlite_survives_reopening(tmp_path: Path) -> None:
+    path = str(tmp_path / "re.db")
+    first = SQLiteStore(path)
+    execution = queued()
+    first.add(execution)
+    first.save_version("w", "d", {"key": "w"})
+    first.close()
+    second = SQLiteStore(path)
+    assert second.get(execution.id) is not None
+    assert second.save_version("w", "d", {"key": "w"}) == 1
+    assert second.queued_count() == 1
+    second.close()
+
+
+def test_sqlite_orphaned_sync_execution_becomes_aborted(tmp_path: Path) -> None:
+    path = str(tmp_path / "sync.db")
+    first = SQLiteStore(path, lease=0.1)
+    running = Execution("w", 1, {}, status=Status.STARTED, sync=True, started_at=utcnow())
+    first.add(running)
+    first.close()  # the process "dies" with the sync execution STARTED
+    time.sleep(0.2)
+    second = SQLiteStore(path)
+    got = second.get(running.id)
+    assert got is not None and got.status == Status.ABORTED and got.finished_at is not None
+    second.close()
+
+
+def test_sqlite_full_disk_is_store_unavailable_and_writes_nothing(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "full.db"))
+    conn = store._conn()
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    big = queued()
+    big.context["body"] = {"blob": "x" * 200_000}
+    with pytest.raises(StoreUnavailable, match="full"):
+        store.add(big)
+    assert store.get(big.id) is None
+    conn.execute("PRAGMA max_page_count = 1073741823")
+    store.add(queued())
+    assert store.queued_count() == 1
+    store.close()
+
+
+def test_sqlite_retention_prunes_old_and_excess_finished(tmp_path: Path) -> None:
+    store = SQLiteStore(str(tmp_path / "ret.db"))
+    ids = []
+    for _ in range(5):
+        execution = Execution("w", 1, {}, status=Status.RESOLVED, sync=True,
+                              finished_at=utcnow())
+        store.add(execution)
+        ids.append(execution.id)
+    waiting = queued()
+    store.add(waiting)
+    assert store.prune(max_count=2) == 3
+    assert [e.id for e in store.list(status=Status.RESOLVED)] == ids[:1:-1][:2]
+    time.sleep(0.05)
+    assert store.prune(max_age=0.01) == 2
+    assert store.get(waiting.id) is not None  # unfinished executions are never pruned
+    store.close()

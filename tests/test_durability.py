@@ -202,7 +202,7 @@ def test_interrupted_run_resumes_after_its_last_saved_job(db: str, tmp_path: Pat
     assert claimed is not None
     job = Job(Status.RESOLVED, "ran", node_key="a", meta={"seq": 1})
     claimed.jobs.append(job)
-    engine.store.save_job(claimed, job)
+    engine.store.save_jobs(claimed, [job])
     time.sleep(0.2)
     assert engine.drain(10)
     wait_until(lambda: engine.get_execution(crashed.id).status == Status.RESOLVED, 10)
@@ -237,7 +237,7 @@ def test_resume_inside_a_loop_restores_its_scope(db: str) -> None:
     first = Job(Status.RESOLVED, "ok", node_key="s", meta={"seq": 2})
     claimed.jobs.extend([loop_job, first])
     for job in claimed.jobs:
-        engine.store.save_job(claimed, job)
+        engine.store.save_jobs(claimed, [job])
     time.sleep(0.2)
     engine.start()
     wait_until(lambda: engine.get_execution(crashed.id).status == Status.RESOLVED, 10)
@@ -252,15 +252,14 @@ def test_store_failure_answers_503_and_records_nothing(db: str, tmp_path: Path,
     engine.add_workflow({"key": "hook", "nodes": []})
     engine.add_workflow({"key": "sync", "sync": True, "nodes": []})
     door = Door(door_kind, engine)
-    # Full disk: writes from this thread (the WSGI door) fail with SQLITE_FULL; the ASGI
-    # door's store calls run on the event loop in this thread as well.
-    conn = engine.store._conn()  # type: ignore[attr-defined]
-    conn.execute("PRAGMA query_only = 1")  # a read-only database refuses every write
+    store = engine.store
+    assert isinstance(store, SQLiteStore)
+    store.pragma("PRAGMA query_only = 1")  # a read-only database refuses every write
     for path in ("/api/webhook:trigger/hook", "/api/webhook:trigger/sync"):
         answer = door.call(Request(path=path, body=b'{"x": 1}', headers=[JSON]))
         assert answer.status == 503
         assert answer.header("Retry-After")
-    conn.execute("PRAGMA query_only = 0")
+    store.pragma("PRAGMA query_only = 0")
     assert engine.executions() == []
     assert door.call(Request(path="/api/webhook:trigger/hook")).status == 200
     engine.close()

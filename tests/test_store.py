@@ -73,13 +73,13 @@ def test_jobs_are_saved_as_the_run_goes_and_updated_in_place(store: Store) -> No
     job = Job(Status.PENDING, {"looped": 0}, node_key="a", started_at=utcnow(),
               meta={"seq": 1})
     claimed.jobs.append(job)
-    store.save_job(claimed, job)
+    store.save_jobs(claimed, [job])
     job.status, job.result = Status.RESOLVED, {"looped": 2}
     job.meta["seq"] = 3
-    store.save_job(claimed, job)
+    store.save_jobs(claimed, [job])
     second = Job(Status.FAILED, "x", "trace", node_key="b", meta={"seq": 2})
     claimed.jobs.append(second)
-    store.save_job(claimed, second)
+    store.save_jobs(claimed, [second])
     got = store.get(execution.id)
     assert got is not None
     assert [(j.node_key, j.status, j.result, j.meta["seq"]) for j in got.jobs] == [
@@ -223,15 +223,14 @@ def test_sqlite_orphaned_sync_execution_becomes_aborted(tmp_path: Path) -> None:
 
 def test_sqlite_full_disk_is_store_unavailable_and_writes_nothing(tmp_path: Path) -> None:
     store = SQLiteStore(str(tmp_path / "full.db"))
-    conn = store._conn()
-    pages = conn.execute("PRAGMA page_count").fetchone()[0]
-    conn.execute(f"PRAGMA max_page_count = {pages}")
+    [[pages]] = store.pragma("PRAGMA page_count")
+    store.pragma(f"PRAGMA max_page_count = {pages}")
     big = queued()
     big.context["body"] = {"blob": "x" * 200_000}
     with pytest.raises(StoreUnavailable, match="full"):
         store.add(big)
     assert store.get(big.id) is None
-    conn.execute("PRAGMA max_page_count = 1073741823")
+    store.pragma("PRAGMA max_page_count = 1073741823")
     store.add(queued())
     assert store.queued_count() == 1
     store.close()

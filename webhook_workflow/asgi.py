@@ -17,7 +17,7 @@ from typing import Any
 from multidict import CIMultiDict
 
 from .engine import Engine
-from .gateway import Admission, SyncRun
+from .gateway import Acknowledgement, Admission, SyncRun
 from .http.response import CoreResponse, error_response
 
 __all__ = ["WebhookMiddleware"]
@@ -100,6 +100,8 @@ class WebhookMiddleware:
         result = self.gateway.accept(admitted, body)
         if isinstance(result, SyncRun):
             return await result.run_async()
+        if isinstance(result, Acknowledgement):
+            return await result.wait_async()
         return result
 
     # -- lifespan ---------------------------------------------------------------------------

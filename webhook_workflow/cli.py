@@ -16,7 +16,7 @@ from multidict import CIMultiDict
 from .definition.load import DEFINITION_SUFFIXES
 from .engine import Engine
 from .errors import DefinitionError
-from .gateway import SyncRun
+from .gateway import Acknowledgement, SyncRun
 from .http.response import CoreResponse
 from .runtime.records import Execution
 from .runtime.status import Status, execution_status_name, status_from_value
@@ -173,7 +173,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             response = result.run()
             execution = engine.get_execution(result.execution.id)
         else:
-            response = result
+            response = result.wait() if isinstance(result, Acknowledgement) else result
             engine.drain(timeout=args.timeout)
             found = engine.executions(workflow.key, limit=1)
             execution = found[0] if found and response.status < 300 else None

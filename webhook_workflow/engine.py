@@ -244,7 +244,7 @@ class Engine:
         as it is made (background runs), so a crash resumes after the last one."""
         proc = self.processor(workflow, execution)
         if durable:
-            proc.on_job = lambda job: self.store.save_job(execution, job)
+            proc.on_flush = lambda jobs: self.store.save_jobs(execution, jobs)
         self.dispatcher.running.add(execution.id)
         try:
             drive_sync(proc.steps(), proc.deadline)

@@ -8,7 +8,9 @@ sync workflows, which the door drives with its own driver (thread or event loop)
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
     from .engine import Engine
     from .runtime.processor import Processor
 
-__all__ = ["Admission", "Gateway", "SyncRun"]
+__all__ = ["Acknowledgement", "Admission", "Gateway", "SyncRun"]
 
 logger = logging.getLogger("webhook_workflow")
 
@@ -97,7 +99,8 @@ class Gateway:
         """Row 7 found while reading: the body passed the limit."""
         return error_response(413, f"body larger than {admission.max_body} bytes")
 
-    def accept(self, admission: Admission, body: bytes) -> CoreResponse | SyncRun:
+    def accept(self, admission: Admission, body: bytes
+               ) -> CoreResponse | SyncRun | Acknowledgement:
         """Rows 10-15 for a fully read body."""
         engine = self.engine
         workflow = admission.workflow
@@ -127,12 +130,57 @@ class Gateway:
             logger.error("workflow %s: config.response cannot be rendered: %s", workflow.key, exc)
             return error_response(500, "the workflow's response cannot be rendered")
         execution = Execution(workflow.key, workflow.version, context)
+        add_later = getattr(engine.store, "add_later", None)
+        if add_later is not None:
+            # The store commits in batches: the door waits for the commit (a thread blocks,
+            # the event loop awaits), then acknowledges.
+            try:
+                return Acknowledgement(engine, answer, add_later(execution))
+            except StoreUnavailable as exc:
+                return error_response(503, f"cannot record the execution: {exc}",
+                                      [RETRY_AFTER])
         try:
             engine.store.add(execution)  # recorded before the acknowledgement leaves
         except StoreUnavailable as exc:
             return error_response(503, f"cannot record the execution: {exc}", [RETRY_AFTER])
         engine.dispatcher.notify()
         return answer
+
+
+class Acknowledgement:
+    """An async webhook whose execution is being committed; the door waits for the commit
+    before it sends :attr:`answer` (or a 503 when the store could not record it)."""
+
+    __slots__ = ("answer", "engine", "future")
+
+    def __init__(self, engine: Engine, answer: CoreResponse, future: Future[None]) -> None:
+        self.engine = engine
+        self.answer = answer
+        self.future = future
+
+    def _done(self, error: BaseException | None) -> CoreResponse:
+        if error is not None:
+            if not isinstance(error, StoreUnavailable):
+                logger.error("recording an execution failed: %r", error)
+            return error_response(503, f"cannot record the execution: {error}", [RETRY_AFTER])
+        self.engine.dispatcher.notify()
+        return self.answer
+
+    def wait(self) -> CoreResponse:
+        """Block until committed (WSGI door, CLI)."""
+        try:
+            self.future.result()
+        except Exception as exc:
+            return self._done(exc)
+        return self._done(None)
+
+    async def wait_async(self) -> CoreResponse:
+        """Await the commit without blocking the event loop (ASGI door)."""
+        try:
+            await asyncio.wrap_future(self.future)
+        except Exception as exc:
+            return self._done(exc)
+        return self._done(None)
 
 
 class SyncRun:

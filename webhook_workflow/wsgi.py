@@ -15,7 +15,7 @@ from typing import Any
 from multidict import CIMultiDict
 
 from .engine import Engine
-from .gateway import Admission, SyncRun
+from .gateway import Acknowledgement, Admission, SyncRun
 from .http.response import CoreResponse, error_response
 
 __all__ = ["WebhookMiddleware"]
@@ -101,6 +101,8 @@ class WebhookMiddleware:
         result = self.gateway.accept(admitted, body)
         if isinstance(result, SyncRun):
             return result.run()
+        if isinstance(result, Acknowledgement):
+            result = result.wait()
         if environ.get("wsgi.run_once"):
             # CGI-style servers end the process after this request: finish the run first.
             self.engine.drain()

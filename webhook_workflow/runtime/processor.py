@@ -49,7 +49,7 @@ class Processor:
         "max_node_runs",
         "node_runs",
         "on_finish",
-        "on_job",
+        "on_flush",
         "response",
         "scope",
         "scopes",
@@ -58,6 +58,7 @@ class Processor:
         "spawn",
         "timed_out",
         "timezone",
+        "unsaved",
         "workflow",
     )
 
@@ -83,8 +84,12 @@ class Processor:
         self.spawn: Callable[[str, dict[str, Any], Processor], Processor] | None = None
         #: Records a child execution's end; set by the engine on child processors.
         self.on_finish: Callable[[Processor], None] | None = None
-        #: Persists each saved job as the run goes (durable async runs); set by the engine.
-        self.on_job: Callable[[Job], None] | None = None
+        #: Persists jobs as the run goes (durable async runs); set by the engine. Jobs are
+        #: buffered and flushed before any effect (work with consequences outside the run)
+        #: and when the run ends or waits, as NocoBase does: a crash may re-run pure nodes
+        #: since the last flush, never a node whose effect was already performed.
+        self.on_flush: Callable[[list[Job]], None] | None = None
+        self.unsaved: dict[str, Job] = {}
         self.logger = log or logger
         self.node_runs = 0
         #: The HTTP answer a Response node chose (sync workflows), else None.
@@ -133,9 +138,16 @@ class Processor:
             self.execution.jobs.append(job)
             self._jobs_by_key[node.key] = job
         self.jobs_map[node.key] = job.result
-        if self.on_job is not None:
-            self.on_job(job)
+        if self.on_flush is not None:
+            self.unsaved[job.id] = job
         return job
+
+    def flush(self) -> None:
+        """Hand the jobs saved since the last flush to :attr:`on_flush`."""
+        if self.unsaved and self.on_flush is not None:
+            jobs = list(self.unsaved.values())
+            self.unsaved.clear()
+            self.on_flush(jobs)
 
     # -- the loop ---------------------------------------------------------------------------
     def steps(self) -> Generator[Call, Any, Status]:
@@ -164,7 +176,7 @@ class Processor:
                 else:
                     outcome = node.impl.resume(node, value, self)
                 if isgenerator(outcome):
-                    outcome = yield from outcome
+                    outcome = yield from self._effects(outcome)  # type: ignore[arg-type]
             except Exception as exc:
                 outcome = self._error_job(node, exc, kind == _RESUME)
             job = _job_of(outcome)
@@ -192,6 +204,21 @@ class Processor:
             if parent is None:
                 return self._exit(job.status)
             kind, node, value = _RESUME, parent, job
+
+    def _effects(self, node_steps: Generator[Call, Any, Outcome]) -> Generator[Call, Any, Outcome]:
+        """Pass a node's effects to the driver, flushing saved jobs before each one."""
+        try:
+            effect = next(node_steps)
+            while True:
+                self.flush()
+                try:
+                    value = yield effect
+                except Exception as exc:
+                    effect = node_steps.throw(exc)
+                else:
+                    effect = node_steps.send(value)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
 
     def _start(self) -> tuple[int, CompiledNode, Job | None] | Status:
         """Where the run starts: the head for a new execution; for one that was interrupted
@@ -241,6 +268,7 @@ class Processor:
         return self._exit(Status.ABORTED)
 
     def _exit(self, status: Status) -> Status:
+        # No flush here: the engine records the end (or the wait) with every job at once.
         execution = self.execution
         execution.status = status
         if status != Status.STARTED:

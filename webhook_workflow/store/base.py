@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ..runtime.records import Execution, Job
@@ -55,8 +55,8 @@ class Store(Protocol):
     def load_version(self, key: str, version: int) -> dict[str, Any] | None:
         """The canonical definition of a recorded version, or None."""
 
-    def save_job(self, execution: Execution, job: Job) -> None:
-        """Write one job of a running execution (insert or update), so a run interrupted by a
+    def save_jobs(self, execution: Execution, jobs: Sequence[Job]) -> None:
+        """Write jobs of a running execution (insert or update), so a run interrupted by a
         crash resumes after its last saved job."""
 
     def release(self, execution: Execution, wake_at: float | None) -> None:

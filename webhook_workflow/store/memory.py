@@ -6,7 +6,7 @@ import copy
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from ..errors import StoreUnavailable
@@ -85,7 +85,7 @@ class MemoryStore:
                 self._waiting.pop(execution.id, None)
                 self._keep_finished(execution.id)
 
-    def save_job(self, execution: Execution, job: Job) -> None:
+    def save_jobs(self, execution: Execution, jobs: Sequence[Job]) -> None:
         """Nothing to do: the running execution is the stored object."""
 
     def release(self, execution: Execution, wake_at: float | None) -> None:

@@ -14,8 +14,9 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import Future
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from ..runtime.records import Execution, Job
 from ..runtime.status import Status
 from ..variables.templates import json_default
 from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+from .sqlite_writer import Writer
 
 __all__ = ["SQLiteStore"]
 
@@ -64,44 +66,42 @@ class SQLiteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._writer = Writer(self._open)
+        self._queued = 0
+        self._queued_at = 0.0
         self._migrate()
         self.abort_orphaned_sync()
 
     # -- connections ----------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
     def _conn(self) -> sqlite3.Connection:
+        """This thread's reading connection."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            conn.execute("PRAGMA foreign_keys=ON")
+            conn = self._open()
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
         return conn
 
-    @contextmanager
-    def _tx(self, immediate: bool = True) -> Iterator[sqlite3.Connection]:
-        """A transaction; database errors become :class:`StoreUnavailable`, nothing half
-        written (the transaction is rolled back)."""
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                # SQLite may have rolled back already (e.g. SQLITE_FULL); never half-commit.
-                if conn.in_transaction:
-                    with suppress(sqlite3.Error):
-                        conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"sqlite: {exc}") from exc
+    def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run a write on the writer thread (batched with concurrent ones) and wait."""
+        return self._writer.run(fn)
+
+    def pragma(self, statement: str) -> Any:
+        """Run a PRAGMA on the writing connection (e.g. ``max_page_count``); for tests and
+        operations."""
+        return self._writer.run(lambda conn: conn.execute(statement).fetchall(), raw=True)
 
     def _migrate(self) -> None:
-        with self._tx() as conn:
+        def migrate(conn: sqlite3.Connection) -> None:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = conn.execute("SELECT version FROM schema_version").fetchone()
             current = row[0] if row else 0
@@ -117,37 +117,55 @@ class SQLiteStore:
             else:
                 conn.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
 
+        self._write(migrate)
+
     def abort_orphaned_sync(self) -> int:
         """Mark sync executions whose process is gone (lease expired) ABORTED: their caller
         will never get an answer. Returns how many were marked."""
         now = time.time()
-        with self._tx() as conn:
-            cursor = conn.execute(
-                "UPDATE executions SET status = ?, finished_at = ?, owner = NULL "
-                "WHERE sync = 1 AND status = 0 AND (lease_until IS NULL OR lease_until < ?)",
-                (int(Status.ABORTED), now, now))
-            return cursor.rowcount
+        return int(self._write(lambda conn: conn.execute(
+            "UPDATE executions SET status = ?, finished_at = ?, owner = NULL "
+            "WHERE sync = 1 AND status = 0 AND (lease_until IS NULL OR lease_until < ?)",
+            (int(Status.ABORTED), now, now)).rowcount))
 
     # -- writing --------------------------------------------------------------------------------
     def add(self, execution: Execution) -> None:
-        with self._tx() as conn:
+        self.add_later(execution).result()
+
+    def add_later(self, execution: Execution) -> Future[None]:
+        """Queue the insert of ``execution``; the future completes once it is committed (what
+        an ASGI door awaits before acknowledging)."""
+        row = (execution.id, execution.workflow_key, execution.version,
+               None if execution.status is None else int(execution.status),
+               int(execution.sync), _dump(execution.context), _dump(execution.output),
+               _dump(execution.response), execution.replay_of, execution.parent_id,
+               _dump(execution.stack), _ts(execution.created_at), _ts(execution.started_at),
+               _ts(execution.finished_at), time.time() + self.lease if execution.sync else None)
+        jobs = list(execution.jobs)
+
+        def insert(conn: sqlite3.Connection) -> None:
             if execution.status is None and self.max_queue:
-                waiting = conn.execute(
-                    "SELECT count(*) FROM (SELECT 1 FROM executions WHERE status IS NULL "
-                    "LIMIT ?)", (self.max_queue,)).fetchone()[0]
-                if waiting >= self.max_queue:
-                    raise StoreUnavailable(f"queue full ({self.max_queue} executions waiting)")
-            lease = time.time() + self.lease if execution.sync else None
-            conn.execute(
-                f"INSERT INTO executions ({_EXECUTION_COLUMNS}, lease_until) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (execution.id, execution.workflow_key, execution.version,
-                 None if execution.status is None else int(execution.status),
-                 int(execution.sync), _dump(execution.context), _dump(execution.output),
-                 _dump(execution.response), execution.replay_of, execution.parent_id,
-                 _dump(execution.stack), _ts(execution.created_at), _ts(execution.started_at),
-                 _ts(execution.finished_at), lease))
-            self._write_jobs(conn, execution, execution.jobs)
+                self._check_queue(conn)
+            conn.execute(f"INSERT INTO executions ({_EXECUTION_COLUMNS}, lease_until) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            if jobs:
+                self._write_jobs(conn, execution, jobs)
+            if execution.status is None:
+                self._queued += 1
+
+        return self._writer.submit(insert)
+
+    def _check_queue(self, conn: sqlite3.Connection) -> None:
+        # Counting on every insert would cost O(queue); a count refreshed each second plus
+        # the inserts since is exact enough for a bound that only guards against overload.
+        now = time.monotonic()
+        if now - self._queued_at > 1.0:
+            self._queued = conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM executions WHERE status IS NULL LIMIT ?)",
+                (self.max_queue,)).fetchone()[0]
+            self._queued_at = now
+        if self._queued >= self.max_queue:
+            raise StoreUnavailable(f"queue full ({self.max_queue} executions waiting)")
 
     @staticmethod
     def _write_jobs(conn: sqlite3.Connection, execution: Execution,
@@ -161,37 +179,44 @@ class SQLiteStore:
             [(job.id, execution.id, job.node_key, int(job.status), _dump(job.result), job.log,
               _dump(job.meta), _ts(job.started_at), _ts(job.finished_at)) for job in jobs])
 
-    def save_job(self, execution: Execution, job: Job) -> None:
-        with self._tx() as conn:
-            self._write_jobs(conn, execution, [job])
+    def save_jobs(self, execution: Execution, jobs: Sequence[Job]) -> None:
+        rows = list(jobs)
+        self._write(lambda conn: self._write_jobs(conn, execution, rows))
 
     def save(self, execution: Execution) -> None:
         finished = execution.finished
-        with self._tx() as conn:
+        args = (None if execution.status is None else int(execution.status),
+                _dump(execution.output), _dump(execution.response), _ts(execution.started_at),
+                _ts(execution.finished_at), finished, finished, execution.id)
+        jobs = list(execution.jobs)
+
+        def update(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "UPDATE executions SET status = ?, output = ?, response = ?, started_at = ?, "
                 "finished_at = ?, owner = CASE WHEN ? THEN NULL ELSE owner END, "
-                "lease_until = CASE WHEN ? THEN NULL ELSE lease_until END WHERE id = ?",
-                (None if execution.status is None else int(execution.status),
-                 _dump(execution.output), _dump(execution.response),
-                 _ts(execution.started_at), _ts(execution.finished_at), finished, finished,
-                 execution.id))
-            self._write_jobs(conn, execution, execution.jobs)
+                "lease_until = CASE WHEN ? THEN NULL ELSE lease_until END WHERE id = ?", args)
+            self._write_jobs(conn, execution, jobs)
+
+        self._write(update)
 
     def release(self, execution: Execution, wake_at: float | None) -> None:
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE executions SET status = 0, owner = NULL, lease_until = NULL, "
-                "wake_at = ?, output = ? WHERE id = ?",
-                (_NEVER if wake_at is None else wake_at, _dump(execution.output), execution.id))
-            self._write_jobs(conn, execution, execution.jobs)
+        args = (_NEVER if wake_at is None else wake_at, _dump(execution.output), execution.id)
+        jobs = list(execution.jobs)
+
+        def release(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE executions SET status = 0, owner = NULL, lease_until = NULL, "
+                         "wake_at = ?, output = ? WHERE id = ?", args)
+            self._write_jobs(conn, execution, jobs)
+
+        self._write(release)
 
     def claim(self, owner: str, workflow_keys: Collection[str],
               lease: float = 30.0) -> Execution | None:
         if not workflow_keys:
             return None
         now = time.time()
-        with self._tx() as conn:
+
+        def claim(conn: sqlite3.Connection) -> Execution | None:
             row = conn.execute(
                 "UPDATE executions SET owner = ?, lease_until = ?, status = 0, wake_at = NULL "
                 "WHERE seq = (SELECT seq FROM executions "
@@ -205,22 +230,27 @@ class SQLiteStore:
                 return None
             return self._read(conn, row[0])
 
+        result: Execution | None = self._write(claim)
+        return result
+
     def renew(self, owner: str, execution_ids: Collection[str], lease: float) -> None:
         if not execution_ids:
             return
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE executions SET lease_until = ? WHERE owner = ? AND status = 0 "
-                "AND id IN (SELECT value FROM json_each(?))",
-                (time.time() + lease, owner, json.dumps(list(execution_ids))))
-            conn.execute(
-                "UPDATE executions SET lease_until = ? WHERE sync = 1 AND status = 0 "
-                "AND id IN (SELECT value FROM json_each(?))",
-                (time.time() + lease, json.dumps(list(execution_ids))))
+        ids = json.dumps(list(execution_ids))
+
+        def renew(conn: sqlite3.Connection) -> None:
+            until = time.time() + lease
+            conn.execute("UPDATE executions SET lease_until = ? WHERE owner = ? AND status = 0 "
+                         "AND id IN (SELECT value FROM json_each(?))", (until, owner, ids))
+            conn.execute("UPDATE executions SET lease_until = ? WHERE sync = 1 AND status = 0 "
+                         "AND id IN (SELECT value FROM json_each(?))", (until, ids))
+
+        self._write(renew)
 
     def cancel(self, execution_id: str) -> Execution | None:
         now = time.time()
-        with self._tx() as conn:
+
+        def cancel(conn: sqlite3.Connection) -> Execution | None:
             row = conn.execute(
                 "UPDATE executions SET status = ?, finished_at = ?, wake_at = NULL "
                 "WHERE id = ? AND (status IS NULL OR (status = 0 AND sync = 0 "
@@ -232,16 +262,18 @@ class SQLiteStore:
                          "AND status = 0", (int(Status.CANCELED), now, execution_id))
             return self._read(conn, execution_id)
 
+        result: Execution | None = self._write(cancel)
+        return result
+
     def delete(self, execution_id: str) -> bool:
-        with self._tx() as conn:
-            return conn.execute("DELETE FROM executions WHERE id = ?",
-                                (execution_id,)).rowcount > 0
+        return bool(self._write(lambda conn: conn.execute(
+            "DELETE FROM executions WHERE id = ?", (execution_id,)).rowcount > 0))
 
     def prune(self, max_age: float | None = None, max_count: int | None = None) -> int:
         """Delete finished executions older than ``max_age`` seconds and beyond the newest
         ``max_count``; return how many were deleted (retention)."""
-        deleted = 0
-        with self._tx() as conn:
+        def prune(conn: sqlite3.Connection) -> int:
+            deleted = 0
             if max_age is not None:
                 deleted += conn.execute(
                     "DELETE FROM executions WHERE finished_at IS NOT NULL AND finished_at < ?",
@@ -251,11 +283,13 @@ class SQLiteStore:
                     "DELETE FROM executions WHERE finished_at IS NOT NULL AND seq NOT IN ("
                     "SELECT seq FROM executions WHERE finished_at IS NOT NULL "
                     "ORDER BY seq DESC LIMIT ?)", (max_count,)).rowcount
-        return deleted
+            return deleted
+
+        return int(self._write(prune))
 
     # -- versions ---------------------------------------------------------------------------------
     def save_version(self, key: str, digest: str, definition: dict[str, Any]) -> int:
-        with self._tx() as conn:
+        def save(conn: sqlite3.Connection) -> int:
             row = conn.execute("SELECT version, digest FROM workflow_versions WHERE "
                                "workflow_key = ? ORDER BY version DESC LIMIT 1",
                                (key,)).fetchone()
@@ -265,6 +299,8 @@ class SQLiteStore:
             conn.execute("INSERT INTO workflow_versions VALUES (?, ?, ?, ?, ?)",
                          (key, version, digest, _dump(definition), time.time()))
             return version
+
+        return int(self._write(save))
 
     def load_version(self, key: str, version: int) -> dict[str, Any] | None:
         row = self._conn().execute("SELECT definition FROM workflow_versions WHERE "
@@ -331,6 +367,7 @@ class SQLiteStore:
         return int(row[0])
 
     def close(self) -> None:
+        self._writer.close()
         with self._lock:
             connections, self._connections = self._connections, []
         for conn in connections:

@@ -1,0 +1,1 @@
+"""Benchmarks of webhook_workflow (run with ``python -m bench``)."""

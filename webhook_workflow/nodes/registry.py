@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .base import NodeType
 from .condition import ConditionNode
+from .date_calculation import DateCalculationNode
 from .delay import DelayNode
 from .end import EndNode
 from .json_query import JsonQueryNode
@@ -21,14 +22,14 @@ from .variable import VariableNode
 __all__ = ["BUILTIN_NODES", "PLANNED_NODES", "builtin_nodes"]
 
 BUILTIN_NODES: tuple[type[NodeType], ...] = (
-    ConditionNode, DelayNode, EndNode, JsonQueryNode, JsonVariableMappingNode, OutputNode,
+    ConditionNode, DateCalculationNode, DelayNode, EndNode, JsonQueryNode, JsonVariableMappingNode, OutputNode,
     ParallelNode, ResponseNode, SubflowNode, VariableNode,
 )
 
 #: NocoBase node types this version does not run yet; a definition using one is refused with
 #: a message that names it (rather than "unknown node type").
 PLANNED_NODES = frozenset({
-    "multi-conditions", "loop", "calculation", "dateCalculation", "request",
+    "multi-conditions", "loop", "calculation", "request",
 })
 
 

@@ -22,8 +22,8 @@ from .variable import VariableNode
 __all__ = ["BUILTIN_NODES", "PLANNED_NODES", "builtin_nodes"]
 
 BUILTIN_NODES: tuple[type[NodeType], ...] = (
-    ConditionNode, DateCalculationNode, DelayNode, EndNode, JsonQueryNode, JsonVariableMappingNode, OutputNode,
-    ParallelNode, ResponseNode, SubflowNode, VariableNode,
+    ConditionNode, DateCalculationNode, DelayNode, EndNode, JsonQueryNode,
+    JsonVariableMappingNode, OutputNode, ParallelNode, ResponseNode, SubflowNode, VariableNode,
 )
 
 #: NocoBase node types this version does not run yet; a definition using one is refused with

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -146,10 +147,33 @@ def test_basic_authentication_rules(auth: Any, path: str, reason: str) -> None:
     assert_refused({"config": {"basicAuthentication": auth}}, path, reason)
 
 
-@pytest.mark.parametrize("auth", [False, {"username": "shop", "password": "s3:cr:et"}])
-def test_basic_authentication_false_or_credentials_accepted(engine: Engine, auth: Any) -> None:
-    wf = engine.add_workflow({"key": "a", "config": {"basicAuthentication": auth}})
-    assert wf.definition["config"]["basicAuthentication"] == auth
+def test_basic_authentication_false_or_credentials_accepted(engine: Engine) -> None:
+    wf = engine.add_workflow({"key": "a", "config": {"basicAuthentication": False}})
+    assert wf.definition["config"]["basicAuthentication"] is False
+    wf = engine.add_workflow({"key": "b", "config": {"basicAuthentication": {
+        "username": "shop", "password": "s3:cr:et"}}})
+    stored = wf.definition["config"]["basicAuthentication"]
+    # The canonical definition keeps the password's SHA-256, never the password itself.
+    digest = hashlib.sha256(b"s3:cr:et").hexdigest()
+    assert stored == {"username": "shop", "password": f"sha256:{digest}"}
+    assert "s3:cr:et" not in json.dumps(wf.definition)
+
+
+def test_credentials_from_env_templates() -> None:
+    eng = Engine(env={"HOOK_USER": "shop", "HOOK_PASS": "s3cret"})
+    wf = eng.add_workflow({"key": "e", "sync": True, "config": {"basicAuthentication": {
+        "username": "{{$env.HOOK_USER}}", "password": "{{ $env.HOOK_PASS }}"}}})
+    assert wf.definition["config"]["basicAuthentication"]["password"] == "{{ $env.HOOK_PASS }}"
+    assert eng.routes["e"].auth == (b"shop", b"s3cret")
+    with pytest.raises(DefinitionError) as info:
+        eng.add_workflow({"config": {"basicAuthentication": {
+            "username": "u", "password": "{{$env.MISSING}}"}}})
+    assert info.value.path == "config.basicAuthentication.password"
+    assert "$env.MISSING is not set" in str(info.value)
+    with pytest.raises(DefinitionError, match="exactly"):
+        eng.add_workflow({"config": {"basicAuthentication": {
+            "username": "u", "password": "x{{$env.HOOK_PASS}}"}}})
+    eng.close(timeout=5)
 
 
 # --- config.request ------------------------------------------------------------------------

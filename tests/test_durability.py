@@ -284,3 +284,35 @@ def test_retention_needs_a_durable_store() -> None:
         Engine(retention={"max_age": 60})
     with pytest.raises(ValueError, match="max_age"):
         Engine("sqlite:///:memory:", retention={"days": 1})
+
+
+def test_credentials_never_reach_the_store_or_the_log(tmp_path: Path, door_kind: str,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    import base64
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    path = tmp_path / "secret.db"
+    engine = Engine(f"sqlite:///{path}", env={"PASS": "env-s3cret-pw"})
+    engine.add_workflow({"key": "lit", "sync": True, "config": {
+        "basicAuthentication": {"username": "shop", "password": "literal-s3cret-pw"},
+        "request": {"headers": [{"key": "X-Request-Id"}]}}, "nodes": [
+        {"key": "r", "type": "response", "config": {"body": "{{$context}}"}}]})
+    engine.add_workflow({"key": "env", "config": {
+        "basicAuthentication": {"username": "shop", "password": "{{$env.PASS}}"}},
+        "nodes": [{"key": "o", "type": "output", "config": {"value": "{{$context}}"}}]})
+    door = Door(door_kind, engine)
+    for key, password in (("lit", "literal-s3cret-pw"), ("env", "env-s3cret-pw")):
+        token = base64.b64encode(f"shop:{password}".encode()).decode()
+        for auth in (f"Basic {token}", "Basic " + base64.b64encode(b"shop:wrong").decode()):
+            door.call(Request(path=f"/api/webhook:trigger/{key}", body=b'{"a": 1}',
+                              headers=[JSON, ("Authorization", auth), ("Cookie", "sid=c00kie"),
+                                       ("X-Request-Id", "r-1"), ("X-Other", "unlisted")]))
+    assert engine.drain(10)
+    engine.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("secret.db"))
+    for secret in (b"literal-s3cret-pw", b"env-s3cret-pw", b"c00kie", b"unlisted",
+                   base64.b64encode(b"shop:literal-s3cret-pw")):
+        assert secret not in raw
+        assert secret.decode() not in caplog.text
+    assert b"r-1" in raw  # configured headers are kept

@@ -110,6 +110,12 @@ def _load(engine: Engine, paths: Sequence[str]) -> list[Any]:
 
 
 # -- commands ----------------------------------------------------------------------------------
+def _located(file: Any, exc: DefinitionError) -> str:
+    """``file: message`` unless the message already starts with the file's name."""
+    text = str(exc)
+    return text if text.startswith(str(file)) else f"{file}: {text}"
+
+
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     engine = _engine(args)
     failed = False
@@ -118,7 +124,7 @@ def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             engine.add_workflow(file)
         except DefinitionError as exc:
             failed = True
-            print(f"{file}: {exc}", file=err)
+            print(_located(file, exc), file=err)
         else:
             print(f"ok {file}", file=out)
     return 1 if failed else 0
@@ -143,11 +149,14 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         workflow = engine.add_workflow(args.path)
     except DefinitionError as exc:
-        print(f"{args.path}: {exc}", file=err)
+        print(_located(args.path, exc), file=err)
         return 1
     body = args.body
     if body.startswith("@"):
-        body = Path(body[1:]).read_text(encoding="utf-8")
+        try:
+            body = Path(body[1:]).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--body {body}: cannot read: {exc}") from None
     headers: CIMultiDict[str] = CIMultiDict()
     for item in args.header or []:
         name, colon, value = item.partition(":")
@@ -282,7 +291,12 @@ def cmd_execution(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         json.dump(execution.to_dict(), out, default=json_default, ensure_ascii=False, indent=2)
         out.write("\n")
     else:
-        _trace(execution, execution.response, out, logs=True)
+        answer = execution.response
+        if answer is not None:
+            stored = CoreResponse(answer["status"], [tuple(h) for h in answer["headers"]],
+                                  str(answer["body"]).encode("utf-8"))
+            answer = {**answer, "body": _body(stored)}
+        _trace(execution, answer, out, logs=True)
     return 0
 
 

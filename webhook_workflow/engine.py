@@ -91,6 +91,9 @@ class Engine:
             value = self.settings[name]
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"engine setting {name} must be a positive number")
+        if self.settings["trusted_proxies"]:
+            raise ValueError("trusted_proxies is not used by this version (no forwarded "
+                             "headers are read); leave it empty")
         if base_path and (not base_path.startswith("/") or base_path.endswith("/")):
             raise ValueError("base_path is '' or starts with '/' and has no trailing '/'")
         self.base_path = base_path
@@ -175,7 +178,7 @@ class Engine:
 
     def _compile(self, data: dict[str, Any]) -> CompiledWorkflow:
         return compile_definition(data, self._node_types,
-                                  max_body_size=self.limits.max_body_size)
+                                  max_body_size=self.limits.max_body_size, env=self.env)
 
     def register_node(self, type_name: str, node: Any) -> None:
         """Add a node type to this engine (see SPEC §6 for the node contract)."""

@@ -89,18 +89,19 @@ class CompiledWorkflow:
 
 
 def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
-                       max_body_size: int | None = None) -> CompiledWorkflow:
+                       max_body_size: int | None = None,
+                       env: Mapping[str, Any] | None = None) -> CompiledWorkflow:
     """Validate ``data`` (a definition dict) and compile it.
 
     ``node_types`` is the engine's node table; ``max_body_size`` the engine limit a workflow
-    may only lower.
+    may only lower; ``env`` the engine's ``$env`` (for credentials written as templates).
     """
     if is_flat(data):
         data = from_flat(data)
     top = check_section(data, WORKFLOW_FIELDS, "")
     key = top["key"] or generate_key()
     sync = top["sync"]
-    trigger = compile_trigger(top["config"], sync, max_body_size)
+    trigger = compile_trigger(top["config"], sync, max_body_size, env)
     options = check_options(top["options"])
     if not isinstance(top["nodes"], list):
         raise DefinitionError("nodes", f"must be an array, got {type_name(top['nodes'])}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,8 +132,27 @@ def _refuse_planned(value: Any, planned: frozenset[str], path: str) -> None:
                 raise DefinitionError(join(path, name), "is not supported by this version")
 
 
-def compile_trigger(value: Any, sync: bool, engine_max_body: int | None) -> TriggerConfig:
-    """Validate and compile ``config`` of a webhook workflow."""
+_ENV_SECRET = re.compile(r"\{\{\s*\$env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def _secret(text: str, env: Mapping[str, Any], path: str) -> bytes:
+    """A credential as bytes; ``{{$env.NAME}}`` takes it from the engine's ``env`` now."""
+    if "{{" not in text:
+        return text.encode("utf-8")
+    match = _ENV_SECRET.fullmatch(text.strip())
+    if match is None:
+        raise DefinitionError(path, "a credential is literal text or exactly {{$env.NAME}}")
+    value = env.get(match.group(1))
+    if value is None or value == "":
+        raise DefinitionError(path, f"$env.{match.group(1)} is not set in the engine's env")
+    return str(value).encode("utf-8")
+
+
+def compile_trigger(value: Any, sync: bool, engine_max_body: int | None,
+                    env: Mapping[str, Any] | None = None) -> TriggerConfig:
+    """Validate and compile ``config`` of a webhook workflow; ``env`` fills credentials
+    written as ``{{$env.NAME}}``."""
+    env = env or {}
     _refuse_planned(value, PLANNED_CONFIG, "config")
     config = check_section(value, CONFIG_FIELDS, "config")
     request_value = config["request"]
@@ -156,7 +178,13 @@ def compile_trigger(value: Any, sync: bool, engine_max_body: int | None) -> Trig
     auth = config["basicAuthentication"]
     credentials = None
     if auth:
-        credentials = (auth["username"].encode("utf-8"), auth["password"].encode("utf-8"))
+        credentials = (_secret(auth["username"], env, "config.basicAuthentication.username"),
+                       _secret(auth["password"], env, "config.basicAuthentication.password"))
+        # The canonical definition (stored with every version, shown as Workflow.definition)
+        # never holds a literal password: only its SHA-256, which still tells versions apart.
+        if "{{" not in auth["password"]:
+            digest = hashlib.sha256(auth["password"].encode("utf-8")).hexdigest()
+            config["basicAuthentication"] = {**auth, "password": f"sha256:{digest}"}
 
     def specs(items: list[dict[str, Any]]) -> list[FieldSpec]:
         return [FieldSpec(i["key"], i.get("alias"), i.get("_var")) for i in items]

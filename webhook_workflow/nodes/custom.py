@@ -89,6 +89,7 @@ class CustomNode(NodeType):
             input=None if prev is None else prev.result,
             scope=proc.scope,
             logger=proc.logger,
+            deadline=proc.deadline,
         )
         try:
             result = yield Call(self._run, (config, ctx))

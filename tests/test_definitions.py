@@ -923,10 +923,10 @@ def test_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
 
 def test_validation_errors_in_a_file_keep_the_field_path(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("nodes:\n  - key: a\n    type: loop\n", encoding="utf-8")
+    path.write_text("nodes:\n  - key: a\n    type: response\n", encoding="utf-8")
     exc = refuse(path)
     assert exc.path == "nodes[0].type"
-    assert "not supported by this version" in str(exc)
+    assert "only allowed in sync workflows" in str(exc)
 
 
 def test_deeply_nested_json_file_is_a_definition_error(tmp_path: Path) -> None:

@@ -1,24 +1,26 @@
-"""``condition``: evaluate a calculation and take branch ``1`` (true) or ``0`` (false)."""
+"""``condition``: evaluate a calculation and take branch ``1`` (true) or ``0`` (false).
+
+The result is the engine's output (``basic``: a boolean; ``math.js``/``formula.js``: the
+expression's value). Branches follow its truth by JavaScript's rules; NocoBase compares the
+result strictly with true/false, so a math.js ``1`` would take neither branch there.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..definition.fields import Field, boolean, join, one_of
+from ..definition.fields import Field, boolean, one_of
 from ..errors import DefinitionError
 from ..runtime.records import Job
 from ..runtime.status import Status
+from ..variables.expressions import truthy
 from .base import CompiledNode, NodeType, Outcome, RunBranch
-from .calculators import Calculation, compile_calculation
+from .conditions import CONDITION_ENGINES, Condition, compile_condition
 
 if TYPE_CHECKING:
     from ..runtime.processor import Processor
 
 __all__ = ["ConditionNode"]
-
-# Expression engines belong to the expression language; until it is available they are
-# refused by name at registration rather than accepted and misjudged at run time.
-_ENGINES = ("basic",)
 
 
 def _expression(value: Any, path: str) -> Any:
@@ -40,27 +42,22 @@ class ConditionNode(NodeType):
     branch_aliases: ClassVar[dict[str, int]] = {"true": 1, "false": 0}
     fields = (
         Field("rejectOnFalse", boolean, True, "a false result FAILs the node (ends the flow)"),
-        Field("engine", one_of("basic", "math.js", "formula.js"), "basic",
+        Field("engine", one_of(*CONDITION_ENGINES), "basic",
               "`basic` (calculators and groups); `math.js`/`formula.js` expressions"),
         Field("calculation", _calculation, None, "the basic engine's `{group: ...}` tree"),
         Field("expression", _expression, None, "expression for the `math.js`/`formula.js` engines"),
     )
 
-    def prepare(self, config: dict[str, Any], path: str) -> Calculation:
-        engine = config["engine"]
-        if engine not in _ENGINES:
-            raise DefinitionError(join(path, "engine"), f"engine {engine!r} is not supported "
-                                  "by this version; use 'basic'")
-        calculation = config["calculation"]
-        if calculation is None:
-            calculation = {"group": {"type": "and", "calculations": []}}
-        return compile_calculation(calculation, join(path, "calculation"))
+    def prepare(self, config: dict[str, Any], path: str) -> Condition:
+        return compile_condition(config["engine"], config["calculation"], config["expression"],
+                                 path)
 
     def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
         result = node.prepared.evaluate(proc.scope)
-        if not result and node.config["rejectOnFalse"]:
+        holds = truthy(result)
+        if not holds and node.config["rejectOnFalse"]:
             return Job(Status.FAILED, result)
-        branch = 1 if result else 0
+        branch = 1 if holds else 0
         job = Job(Status.RESOLVED, result)
         if branch in node.branches:
             return RunBranch(job, branch)

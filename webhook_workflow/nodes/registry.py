@@ -7,12 +7,15 @@ Each :class:`~webhook_workflow.Engine` copies this table and may extend its copy
 from __future__ import annotations
 
 from .base import NodeType
+from .calculation import CalculationNode
 from .condition import ConditionNode
 from .date_calculation import DateCalculationNode
 from .delay import DelayNode
 from .end import EndNode
 from .json_query import JsonQueryNode
 from .json_variable_mapping import JsonVariableMappingNode
+from .loop import LoopNode
+from .multi_conditions import MultiConditionsNode
 from .output import OutputNode
 from .parallel import ParallelNode
 from .response import ResponseNode
@@ -22,14 +25,15 @@ from .variable import VariableNode
 __all__ = ["BUILTIN_NODES", "PLANNED_NODES", "builtin_nodes"]
 
 BUILTIN_NODES: tuple[type[NodeType], ...] = (
-    ConditionNode, DateCalculationNode, DelayNode, EndNode, JsonQueryNode,
-    JsonVariableMappingNode, OutputNode, ParallelNode, ResponseNode, SubflowNode, VariableNode,
+    CalculationNode, ConditionNode, DateCalculationNode, DelayNode, EndNode, JsonQueryNode,
+    JsonVariableMappingNode, LoopNode, MultiConditionsNode, OutputNode, ParallelNode,
+    ResponseNode, SubflowNode, VariableNode,
 )
 
 #: NocoBase node types this version does not run yet; a definition using one is refused with
 #: a message that names it (rather than "unknown node type").
 PLANNED_NODES = frozenset({
-    "multi-conditions", "loop", "calculation", "request",
+    "request",
 })
 
 

@@ -1,0 +1,47 @@
+"""``calculation``: evaluate an expression (``math.js``, ``formula.js`` or ``string``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..definition.fields import Field, join, one_of, type_name
+from ..errors import DefinitionError, ExpressionError
+from ..runtime.records import Job
+from ..runtime.status import Status
+from ..variables.expressions import ENGINES, Expression, compile_expression
+from .base import CompiledNode, NodeType, Outcome
+
+if TYPE_CHECKING:
+    from ..runtime.processor import Processor
+
+__all__ = ["CalculationNode"]
+
+
+def _expression(value: Any, path: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise DefinitionError(path, f"must be a string, got {type_name(value)}")
+    return value
+
+
+class CalculationNode(NodeType):
+    """The result is the expression's value; null for an empty expression. An expression
+    that fails (a bad operand, division by zero, a cost bound) makes an ERROR job."""
+
+    type_name = "calculation"
+    summary = "evaluates a math.js, formula.js or string expression"
+    fields = (
+        Field("engine", one_of(*ENGINES), "math.js", "`math.js`, `formula.js` or `string`"),
+        Field("expression", _expression, "", "the expression; `{{ path }}` placeholders are "
+              "bound as values"),
+    )
+
+    def prepare(self, config: dict[str, Any], path: str) -> Expression:
+        try:
+            return compile_expression(config["engine"], config["expression"])
+        except ExpressionError as exc:
+            raise DefinitionError(join(path, "expression"), str(exc)) from None
+
+    def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
+        return Job(Status.RESOLVED, node.prepared.evaluate(proc.scope))

@@ -315,6 +315,26 @@ class Engine:
         """Cancel a queued execution (→ CANCELED); False when it is not queued."""
         return self.store.cancel(str(execution_id)) is not None
 
+    def resume(self, execution_id: str, node_key: str, result: Any = None) -> bool:
+        """Wake an execution waiting on a node's PENDING job (a custom node that returned
+        ``Job(status=Status.PENDING)``): the job gets ``result`` and the node's ``resume``
+        decides how it ends. False when no such job is waiting."""
+        execution = self.store.get(str(execution_id))
+        if execution is None or execution.status != Status.STARTED or execution.sync:
+            return False
+        waiting = [j for j in execution.jobs
+                   if j.node_key == node_key and j.status == Status.PENDING]
+        if not waiting:
+            return False
+        job = waiting[-1]
+        job.result = result
+        self.store.save_jobs(execution, [job])
+        if not self.store.wake(execution.id):
+            return False
+        self.start()
+        self.dispatcher.notify()
+        return True
+
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
         """Start the background workers (also done by the first request through a door)."""

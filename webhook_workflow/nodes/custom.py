@@ -51,13 +51,13 @@ class CustomNode(NodeType):
 
     def __init__(self, type_name: str, node: Any) -> None:
         self.type_name = type_name  # type: ignore[misc]  # per-instance name of a custom type
+        self._resume: Callable[..., Any] | None = None
         if callable(getattr(node, "run", None)):
             self._run: Callable[..., Any] = node.run
-            if getattr(node, "resume", None) is not None:
-                # A node that waits needs a way to be woken from outside; that API does not
-                # exist yet, so say so now instead of leaving executions waiting forever.
-                raise ValueError(f"custom node {type_name!r}: resume() is not supported; "
-                                 "run() must finish the node")
+            resume = getattr(node, "resume", None)
+            if resume is not None and not callable(resume):
+                raise TypeError(f"custom node {type_name!r}: resume must be a method")
+            self._resume = resume
         elif callable(node):
             self._run = node
         else:
@@ -78,27 +78,51 @@ class CustomNode(NodeType):
                 raise exc.within(path) from None
         return config, template(config, path)
 
-    def run(self, node: CompiledNode, prev: Job | None,
-            proc: Processor) -> Generator[Call, Any, Outcome]:
-        # A copy: host code may change its config, which must not leak into later runs.
-        config = copy.deepcopy(proc.render(node.prepared))
-        ctx = NodeContext(
+    def _context(self, node: CompiledNode, proc: Processor, value: Any) -> NodeContext:
+        return NodeContext(
             execution_id=proc.execution.id,
             workflow_key=proc.execution.workflow_key,
             node_key=node.key,
-            input=None if prev is None else prev.result,
+            input=value,
             scope=proc.scope,
             logger=proc.logger,
             deadline=proc.deadline,
         )
+
+    def run(self, node: CompiledNode, prev: Job | None,
+            proc: Processor) -> Generator[Call, Any, Outcome]:
+        # A copy: host code may change its config, which must not leak into later runs.
+        config = copy.deepcopy(proc.render(node.prepared))
+        ctx = self._context(node, proc, None if prev is None else prev.result)
+        job = yield from self._call(self._run, (config, ctx), proc)
+        return job
+
+    def resume(self, node: CompiledNode, job: Job | None,
+               proc: Processor) -> Generator[Call, Any, Outcome]:
+        """The node's PENDING job was resumed with ``engine.resume``; ``job.result`` holds the
+        value given there. Without a ``resume`` method the job becomes RESOLVED with it."""
+        own = proc.job_of(node)
+        if own is None:
+            raise ValueError(f"node {node.key} resumed without its job")
+        if self._resume is None:
+            own.status = Status.RESOLVED
+            return own
+        ctx = self._context(node, proc, own.result)
+        outcome = yield from self._call(self._resume, (own, ctx), proc)
+        own.status, own.result, own.log = outcome.status, outcome.result, outcome.log
+        return own
+
+    @staticmethod
+    def _call(fn: Callable[..., Any], args: tuple[Any, ...],
+              proc: Processor) -> Generator[Call, Any, Job]:
         try:
-            result = yield Call(self._run, (config, ctx))
+            result = yield Call(fn, args)
         except Exception as exc:
             return Job(Status.ERROR, {"message": str(exc) or type(exc).__name__},
                        "".join(traceback.format_exception(exc)))
-        if isinstance(result, Job):
-            if result.status == Status.PENDING:
-                return Job(Status.ERROR, {"message": "a custom node cannot leave its job "
-                                          "PENDING; return a finished status"})
-            return Job(result.status, result.result, result.log)
-        return Job(Status.RESOLVED, result)
+        if not isinstance(result, Job):
+            return Job(Status.RESOLVED, result)
+        if result.status == Status.PENDING and proc.execution.sync:
+            return Job(Status.ERROR, {"message": "only async workflows can wait: a sync "
+                                      "request (or subflow) cannot stay open until resumed"})
+        return Job(result.status, result.result, result.log)

@@ -63,6 +63,9 @@ class Store(Protocol):
         """Give a waiting execution back: nobody owns it until ``wake_at`` (epoch seconds);
         a worker then claims it again and resumes its pending job."""
 
+    def wake(self, execution_id: str) -> bool:
+        """Make a waiting execution due now (``engine.resume``); False if it is not waiting."""
+
     def renew(self, owner: str, execution_ids: Collection[str], lease: float) -> None:
         """Extend the lease of executions ``owner`` runs."""
 

@@ -86,12 +86,32 @@ class MemoryStore:
                 self._keep_finished(execution.id)
 
     def save_jobs(self, execution: Execution, jobs: Sequence[Job]) -> None:
-        """Nothing to do: the running execution is the stored object."""
+        """A running execution is the stored object itself; jobs changed on a copy (e.g. by
+        ``engine.resume``) are written into the stored one."""
+        with self._lock:
+            stored = self._all.get(execution.id)
+            if stored is None or stored is execution:
+                return
+            by_id = {job.id: job for job in stored.jobs}
+            for job in jobs:
+                target = by_id.get(job.id)
+                if target is None:
+                    stored.jobs.append(copy.deepcopy(job))
+                elif target is not job:
+                    target.status, target.result, target.log = job.status, job.result, job.log
+                    target.meta, target.finished_at = dict(job.meta), job.finished_at
 
     def release(self, execution: Execution, wake_at: float | None) -> None:
         with self._lock:
             self._all[execution.id] = execution
             self._waiting[execution.id] = wake_at if wake_at is not None else float("inf")
+
+    def wake(self, execution_id: str) -> bool:
+        with self._lock:
+            if execution_id not in self._waiting:
+                return False
+            self._waiting[execution_id] = time.time()
+            return True
 
     def renew(self, owner: str, execution_ids: Collection[str], lease: float) -> None:
         """Nothing to do: memory executions cannot outlive their process."""

@@ -233,6 +233,12 @@ class SQLiteStore:
         result: Execution | None = self._write(claim)
         return result
 
+    def wake(self, execution_id: str) -> bool:
+        return bool(self._write(lambda conn: conn.execute(
+            "UPDATE executions SET wake_at = ? WHERE id = ? AND status = 0 AND sync = 0 "
+            "AND owner IS NULL AND wake_at IS NOT NULL",
+            (time.time(), execution_id)).rowcount > 0))
+
     def renew(self, owner: str, execution_ids: Collection[str], lease: float) -> None:
         if not execution_ids:
             return

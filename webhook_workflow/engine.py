@@ -20,6 +20,7 @@ from .http.request import Limits
 from .nodes.base import NodeType
 from .nodes.custom import CustomNode
 from .nodes.registry import builtin_nodes
+from .nodes.request_policy import check_request_policy
 from .runtime.catalog import Catalog
 from .runtime.dispatcher import Dispatcher
 from .runtime.effects import drive_sync
@@ -91,6 +92,7 @@ class Engine:
             value = self.settings[name]
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"engine setting {name} must be a positive number")
+        self.settings["request_policy"] = check_request_policy(self.settings["request_policy"])
         if self.settings["trusted_proxies"]:
             raise ValueError("trusted_proxies is not used by this version (no forwarded "
                              "headers are read); leave it empty")

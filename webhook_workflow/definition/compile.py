@@ -19,7 +19,7 @@ from ..errors import DefinitionError
 from ..http.querystring import QueryOptions
 from ..http.response import ResponseSpec
 from ..nodes.base import MAX_BRANCH_INDEX, CompiledNode, NodeType
-from ..nodes.registry import PLANNED_NODES
+from ..nodes.registry import NOCOBASE_ONLY_NODES
 from ..variables.context import ContextBuilder
 from .fields import Field, boolean, check_section, join, json_value, string, type_name
 from .nocobase import from_flat, is_flat
@@ -167,9 +167,10 @@ class _ChainBuilder:
                                   f"{self.nodes[key].path})")
         impl = self.node_types.get(type_)
         if impl is None:
-            if type_ in PLANNED_NODES:
-                raise DefinitionError(join(path, "type"), f"node type {type_!r} is not "
-                                      "supported by this version")
+            if type_ in NOCOBASE_ONLY_NODES:
+                raise DefinitionError(join(path, "type"), f"node type {type_!r} works on "
+                                      "NocoBase's own data or users and has no equivalent "
+                                      "here; register a custom node type instead")
             known = ", ".join(sorted(self.node_types))
             raise DefinitionError(join(path, "type"), f"unknown node type {type_!r} "
                                   f"(known: {known})")

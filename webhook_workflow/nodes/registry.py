@@ -18,22 +18,25 @@ from .loop import LoopNode
 from .multi_conditions import MultiConditionsNode
 from .output import OutputNode
 from .parallel import ParallelNode
+from .request import RequestNode
 from .response import ResponseNode
 from .subflow import SubflowNode
 from .variable import VariableNode
 
-__all__ = ["BUILTIN_NODES", "PLANNED_NODES", "builtin_nodes"]
+__all__ = ["BUILTIN_NODES", "NOCOBASE_ONLY_NODES", "builtin_nodes"]
 
 BUILTIN_NODES: tuple[type[NodeType], ...] = (
     CalculationNode, ConditionNode, DateCalculationNode, DelayNode, EndNode, JsonQueryNode,
     JsonVariableMappingNode, LoopNode, MultiConditionsNode, OutputNode, ParallelNode,
-    ResponseNode, SubflowNode, VariableNode,
+    RequestNode, ResponseNode, SubflowNode, VariableNode,
 )
 
-#: NocoBase node types this version does not run yet; a definition using one is refused with
-#: a message that names it (rather than "unknown node type").
-PLANNED_NODES = frozenset({
-    "request",
+#: NocoBase node types that act on NocoBase itself (its collections, users, AI services, user
+#: tasks); they have no meaning outside it, so a definition using one is refused with a
+#: message that says so rather than "unknown node type".
+NOCOBASE_ONLY_NODES = frozenset({
+    "create", "update", "destroy", "query", "aggregate", "sql", "script", "mailer",
+    "notification", "llm", "ai-employee", "manual", "approval", "cc", "response-message",
 })
 
 

@@ -7,13 +7,13 @@ contract), read the body within the limit it returns, then call :func:`parse_bod
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from multidict import CIMultiDict
 
 from ..errors import RequestRejected
+from ..jsoncodec import loads
 from .auth import WWW_AUTHENTICATE, check_basic
 
 __all__ = ["Limits", "body_limit", "check_head", "header_value", "is_json", "parse_body",
@@ -103,11 +103,11 @@ def parse_body(content_type: str | None, body: bytes, *, strict: bool, max_depth
     if body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]  # RFC 8259 lets a parser ignore a UTF-8 byte order mark
     try:
-        text = body.decode("utf-8")
+        body.decode("utf-8")
     except UnicodeDecodeError:
         raise RequestRejected(400, "body is not valid UTF-8") from None
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = loads(body)
     except RecursionError:
         raise RequestRejected(400, f"JSON nests deeper than {max_depth} levels") from None
     except ValueError as exc:
@@ -119,11 +119,6 @@ def parse_body(content_type: str | None, body: bytes, *, strict: bool, max_depth
     if body.count(b"{") + body.count(b"[") > max_depth and _depth_exceeds(value, max_depth):
         raise RequestRejected(400, f"JSON nests deeper than {max_depth} levels")
     return value
-
-
-def _no_constant(name: str) -> Any:
-    # Python's json accepts NaN and Infinity; JSON does not.
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _depth_exceeds(value: Any, max_depth: int) -> bool:

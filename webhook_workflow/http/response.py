@@ -7,7 +7,6 @@ scope gives a :class:`CoreResponse` the doors send as they are.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,8 @@ from ..definition.fields import (
     template,
 )
 from ..errors import DefinitionError
-from ..variables.templates import Template, json_default, to_text
+from ..jsoncodec import dumps_bytes
+from ..variables.templates import Template, to_text
 
 __all__ = [
     "RESPONSE_FIELDS",
@@ -71,8 +71,7 @@ def encode_body(body: Any) -> tuple[bytes, str | None]:
         return body.encode("utf-8"), TEXT_PLAIN
     if isinstance(body, bytes):
         return body, "application/octet-stream"
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=json_default)
-    return text.encode("utf-8"), APPLICATION_JSON
+    return dumps_bytes(body), APPLICATION_JSON
 
 
 def empty_response(status: int = 200) -> CoreResponse:
@@ -83,8 +82,7 @@ def empty_response(status: int = 200) -> CoreResponse:
 def error_response(status: int, message: str,
                    headers: Sequence[tuple[str, str]] = ()) -> CoreResponse:
     """The standard error answer ``{"errors":[{"message": ...}]}``."""
-    body = json.dumps({"errors": [{"message": message}]}, ensure_ascii=False,
-                      separators=(",", ":")).encode("utf-8")
+    body = dumps_bytes({"errors": [{"message": message}]})
     return CoreResponse(status, [("Content-Type", APPLICATION_JSON), *headers], body)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -137,31 +137,49 @@ for _symbol, _name in _SYMBOLS.items():
 MAX_GROUP_DEPTH = 32
 
 
+Test = Callable[[Mapping[str, Any]], bool]
+
+
+def _always(scope: Mapping[str, Any]) -> bool:
+    return True
+
+
+def _operand(compiled: Template) -> Callable[[Mapping[str, Any]], Any]:
+    if compiled.is_static:
+        value = compiled.source
+        return lambda scope: value
+    return compiled.render
+
+
+def item_test(calculator: Callable[[Any, Any], bool], left: Template, right: Template) -> Test:
+    """One calculator over two compiled operands, as a function of the scope."""
+    a, b = _operand(left), _operand(right)
+
+    def test(scope: Mapping[str, Any]) -> bool:
+        return bool(calculator(a(scope), b(scope)))
+
+    return test
+
+
 class Calculation:
-    """A compiled ``{"group": ...}`` tree; :meth:`evaluate` renders operands and decides."""
+    """A compiled ``{"group": ...}`` tree; :meth:`evaluate` renders operands and decides.
 
-    __slots__ = ("items", "kind")
+    The tree is flattened into nested closures once, so evaluating walks no data structure.
+    """
 
-    def __init__(self, kind: str, items: list[Calculation | tuple[Callable[[Any, Any], bool],
-                                                                    Template]]) -> None:
+    __slots__ = ("evaluate", "kind")
+
+    def __init__(self, kind: str, tests: list[Test]) -> None:
         self.kind = kind
-        self.items = items
-
-    def evaluate(self, scope: dict[str, Any]) -> bool:
-        """True or False for the given template scope."""
-        if self.kind == "and":
-            return all(self._item(item, scope) for item in self.items)
-        return any(self._item(item, scope) for item in self.items)
-
-    @staticmethod
-    def _item(item: Any, scope: dict[str, Any]) -> bool:
-        if isinstance(item, Calculation):
-            return item.evaluate(scope)
-        if item is True:
-            return True
-        calculator, operands = item
-        a, b = operands.render(scope)
-        return bool(calculator(a, b))
+        if not tests:
+            # NocoBase: an empty "and" holds, an empty "or" does not.
+            self.evaluate: Test = _always if kind == "and" else (lambda scope: False)
+        elif len(tests) == 1:
+            self.evaluate = tests[0]
+        elif kind == "and":
+            self.evaluate = lambda scope: all(test(scope) for test in tests)
+        else:
+            self.evaluate = lambda scope: any(test(scope) for test in tests)
 
 
 def compile_calculation(value: Any, path: str, depth: int = 0) -> Calculation:
@@ -183,17 +201,17 @@ def compile_calculation(value: Any, path: str, depth: int = 0) -> Calculation:
     cpath = join(gpath, "calculations")
     if not isinstance(calculations, list):
         raise DefinitionError(cpath, f"must be an array, got {type_name(calculations)}")
-    items: list[Any] = []
+    tests: list[Test] = []
     for i, item in enumerate(calculations):
         ipath = join(cpath, i)
         if isinstance(item, dict) and "group" in item:
-            items.append(compile_calculation(item, ipath, depth + 1))
+            tests.append(compile_calculation(item, ipath, depth + 1).evaluate)
         else:
-            items.append(_compile_item(item, ipath))
-    return Calculation(kind, items)
+            tests.append(_compile_item(item, ipath))
+    return Calculation(kind, tests)
 
 
-def _compile_item(item: Any, path: str) -> Any:
+def _compile_item(item: Any, path: str) -> Test:
     if not isinstance(item, dict):
         raise DefinitionError(path, f"must be an object, got {type_name(item)}")
     for name in item:
@@ -201,11 +219,13 @@ def _compile_item(item: Any, path: str) -> Any:
             raise DefinitionError(join(path, name), "unknown field (allowed: calculator, operands)")
     name, operands = item.get("calculator"), item.get("operands")
     if not name and not operands:
-        return True  # NocoBase: an empty item holds
+        return _always  # NocoBase: an empty item holds
     if name not in CALCULATORS:
         known = ", ".join(sorted(n for n in CALCULATORS if n.isalpha()))
         raise DefinitionError(join(path, "calculator"), f"unknown calculator {name!r} "
                               f"(known: {known} and the symbols == != > >= < <=)")
     if not isinstance(operands, list) or len(operands) != 2:
         raise DefinitionError(join(path, "operands"), "must be an array of two values")
-    return (CALCULATORS[name], template(list(operands), join(path, "operands")))
+    where = join(path, "operands")
+    return item_test(CALCULATORS[name], template(operands[0], join(where, 0)),
+                     template(operands[1], join(where, 1)))

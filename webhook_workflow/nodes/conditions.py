@@ -59,11 +59,7 @@ def compile_condition(engine: str, calculation: Any, expression: Any, path: str)
         if calculation is None:
             calculation = {"group": {"type": "and", "calculations": []}}
         compiled = compile_calculation(calculation, join(path, "calculation"))
-
-        def basic(scope: Mapping[str, Any]) -> bool:
-            return compiled.evaluate(scope if isinstance(scope, dict) else dict(scope))
-
-        return Condition(engine, basic)
+        return Condition(engine, compiled.evaluate)
     if engine in CONDITION_ENGINES:
         where = join(path, "expression")
         if expression is not None and not isinstance(expression, str):

@@ -49,6 +49,7 @@ class Request:
     # wsgiref's validator rejects some malformed environs outright; those requests go to the
     # door directly.
     validate: bool = True
+    client: str = "127.0.0.1"
 
 
 def call_wsgi(app: Callable[..., Any], req: Request) -> Answer:
@@ -67,6 +68,7 @@ def call_wsgi(app: Callable[..., Any], req: Request) -> Answer:
         "wsgi.multithread": True,
         "wsgi.multiprocess": False,
         "wsgi.run_once": False,
+        "REMOTE_ADDR": req.client,
     }
     if req.content_length:
         environ["CONTENT_LENGTH"] = str(len(req.body))
@@ -105,7 +107,7 @@ def call_asgi(app: Callable[..., Any], req: Request) -> Answer:
         "http_version": "1.1", "method": req.method, "scheme": "http",
         "path": req.root + req.path, "raw_path": (req.root + req.path).encode("utf-8"),
         "root_path": req.root, "query_string": req.query.encode("latin-1"),
-        "headers": headers, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80),
+        "headers": headers, "client": (req.client, 50000), "server": ("127.0.0.1", 80),
     }
     chunks = list(req.chunks) if req.chunks is not None else [req.body]
     messages = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}

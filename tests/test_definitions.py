@@ -113,7 +113,7 @@ def test_defaults_are_filled_into_the_canonical_definition(engine: Engine) -> No
     assert "enabled" not in wf.definition
     assert wf.definition["type"] == "webhook"
     assert wf.definition["options"] == {"timeout": 0, "stackLimit": 1,
-                                        "deleteExecutionOnStatus": []}
+                                        "deleteExecutionOnStatus": [], "syncWait": 0}
     assert wf.definition["config"]["basicAuthentication"] is False
     assert wf.definition["config"]["response"] == {"statusCode": 200, "headers": [],
                                                    "body": "ok"}
@@ -405,8 +405,8 @@ OPTION_CASES = [
      "options.deleteExecutionOnStatus[1]", "must be a final status number"),
     ("delete-string", {"deleteExecutionOnStatus": ["1"]}, "options.deleteExecutionOnStatus[0]",
      "must be a final status number"),
-    ("sync-wait-planned", {"syncWait": 1000}, "options.syncWait",
-     "is not supported by this version"),
+    ("sync-wait-async", {"syncWait": 1000}, "options.syncWait", "is for sync workflows only"),
+    ("sync-wait-negative", {"syncWait": -1}, "options.syncWait", "must be 0..3600000"),
 ]
 
 
@@ -424,18 +424,21 @@ def test_valid_options_are_accepted(engine: Engine) -> None:
                                                                          -6}
 
 
-# --- planned features refused by name -------------------------------------------------------
+# --- guards: shape errors name the field ------------------------------------------------
 
-@pytest.mark.parametrize("name", ["cors", "ipAllowlist", "signature", "filter",
-                                  "filterResponse", "idempotency"])
-def test_planned_config_fields_are_refused_by_name(name: str) -> None:
-    assert_refused({"config": {name: {}}}, f"config.{name}", "is not supported by this version")
-
-
-@pytest.mark.parametrize("name", ["raw", "form"])
-def test_planned_request_fields_are_refused_by_name(name: str) -> None:
-    assert_refused({"config": {"request": {name: True}}}, f"config.request.{name}",
-                   "is not supported by this version")
+@pytest.mark.parametrize(("config", "path", "reason"), [
+    ({"ipAllowlist": ["10.0.0.0/8", "nope"]}, "config.ipAllowlist[1]", "is not an IP address"),
+    ({"ipAllowlist": "10.0.0.0/8"}, "config.ipAllowlist", "must be an array"),
+    ({"cors": {}}, "config.cors.origins", "is required"),
+    ({"cors": {"origins": ["https://a"], "maxAge": -1}}, "config.cors.maxAge", "must be"),
+    ({"idempotency": {"ttl": 0}}, "config.idempotency.ttl", "must be"),
+    ({"idempotency": {"key": "{{$env.X}}"}}, "config.idempotency.key", "unknown variable"),
+    ({"filter": {"group": {"type": "xor"}}}, "config.filter.group.type", "must be one of"),
+    ({"filterResponse": {"body": "x"}}, "config.filterResponse", "needs config.filter"),
+    ({"request": {"form": "yes"}}, "config.request.form", "must be true or false"),
+])
+def test_guard_definition_errors(config: Any, path: str, reason: str) -> None:
+    assert_refused({"config": config}, path, reason)
 
 
 @pytest.mark.parametrize("type_name", NOCOBASE_ONLY)

@@ -21,6 +21,7 @@ from webhook_workflow import (
     StoreUnavailable,
     Workflow,
 )
+from webhook_workflow.runs import Acknowledgement
 
 DEADLINE = 5.0
 
@@ -483,7 +484,8 @@ def test_async_request_through_the_gateway_runs_on_the_workers() -> None:
         headers: CIMultiDict[str] = CIMultiDict({"Content-Type": "application/json"})
         admission = eng.gateway.begin("POST", "a", 30, b"", headers)
         assert not hasattr(admission, "status"), admission
-        answer = eng.gateway.accept(admission, b'{"x": 5}')  # type: ignore[arg-type]
+        pending = eng.gateway.accept(admission, b'{"x": 5}')  # type: ignore[arg-type]
+        answer = pending.wait() if isinstance(pending, Acknowledgement) else pending
         assert getattr(answer, "status", None) == 200
         assert getattr(answer, "body", None) == b"ok"
         assert eng.dispatcher.started

@@ -91,7 +91,9 @@ class WebhookMiddleware:
         query: bytes = scope.get("query_string") or b""
         raw_path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "replace")
         url_length = len(raw_path) + (len(query) + 1 if query else 0)
-        admitted = self.gateway.begin(scope["method"], key, url_length, query, headers)
+        peer = scope.get("client")
+        admitted = self.gateway.begin(scope["method"], key, url_length, query, headers,
+                                      client=peer[0] if peer else None)
         if isinstance(admitted, CoreResponse):
             return admitted
         body = await _read_body(receive, admitted)

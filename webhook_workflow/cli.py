@@ -300,6 +300,28 @@ def cmd_execution(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if not getattr(args, "app", None):
+        args.store = args.store or "sqlite:///webhook-workflow.db"
+    engine = _engine(args)
+    try:
+        execution = engine.replay(args.id)
+    except KeyError as exc:
+        print(f"cannot replay {args.id}: {exc.args[0]} is not in the store", file=err)
+        engine.close()
+        return 1
+    if execution.status is None:
+        engine.drain(timeout=args.timeout)
+        execution = engine.get_execution(execution.id) or execution
+    engine.close()
+    if args.format == "json":
+        json.dump(execution.to_dict(), out, default=json_default, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        _trace(execution, execution.response, out)
+    return 0 if execution.status == Status.RESOLVED else 1
+
+
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .serve import serve
 
@@ -354,6 +376,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default=default_store, help=f"store URL (default: {default_store})")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=cmd_execution)
+
+    p = sub.add_parser("replay", help="run a recorded execution's context again")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--store", default=default_store, help=f"store URL (default: {default_store})")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="seconds to wait for an async workflow (default 30)")
+    engine_options(p)
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("validate", help="check definition files")
     p.add_argument("paths", nargs="+", metavar="PATH")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .definition.compile import CompiledWorkflow, compile_definition
+from .definition.guards import parse_networks
 from .definition.load import DEFINITION_SUFFIXES, copy_tree, load_definition
 from .errors import DefinitionError
 from .gateway import Gateway
@@ -93,9 +94,12 @@ class Engine:
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"engine setting {name} must be a positive number")
         self.settings["request_policy"] = check_request_policy(self.settings["request_policy"])
-        if self.settings["trusted_proxies"]:
-            raise ValueError("trusted_proxies is not used by this version (no forwarded "
-                             "headers are read); leave it empty")
+        try:
+            #: Proxies whose X-Forwarded-For / Forwarded headers are believed (ipAllowlist).
+            self.trusted_proxies = parse_networks(list(self.settings["trusted_proxies"]),
+                                                  "trusted_proxies")
+        except DefinitionError as exc:
+            raise ValueError(str(exc)) from None
         if base_path and (not base_path.startswith("/") or base_path.endswith("/")):
             raise ValueError("base_path is '' or starts with '/' and has no trailing '/'")
         self.base_path = base_path
@@ -316,6 +320,32 @@ class Engine:
     def cancel(self, execution_id: str) -> bool:
         """Cancel a queued execution (→ CANCELED); False when it is not queued."""
         return self.store.cancel(str(execution_id)) is not None
+
+    def replay(self, execution_id: str) -> Execution:
+        """Run a recorded execution's context again as a new execution (``replay_of`` set),
+        on the workflow's current version: a sync workflow runs now, in this thread, and the
+        finished execution is returned; an async one is queued for the workers and returned
+        queued. ``KeyError`` when the execution or its workflow is unknown."""
+        original = self.store.get(str(execution_id))
+        if original is None:
+            raise KeyError(execution_id)
+        workflow = self.catalog.current.get(original.workflow_key) or \
+            self.catalog.adopt(original.workflow_key)
+        if workflow is None:
+            raise KeyError(original.workflow_key)
+        self.start()
+        if not workflow.sync:
+            queued = Execution(workflow.key, workflow.version, original.context,
+                               replay_of=original.id)
+            self.store.add(queued)
+            self.dispatcher.notify()
+            return queued
+        execution = Execution(workflow.key, workflow.version, original.context,
+                              status=Status.STARTED, sync=True, started_at=utcnow(),
+                              replay_of=original.id)
+        self.store.add(execution)
+        self.run_to_end(workflow, execution)
+        return self.store.get(execution.id) or execution
 
     def resume(self, execution_id: str, node_key: str, result: Any = None) -> bool:
         """Wake an execution waiting on a node's PENDING job (a custom node that returned

@@ -92,7 +92,8 @@ class WebhookMiddleware:
         admitted = self.gateway.begin(
             environ.get("REQUEST_METHOD", "GET"), key, url_length,
             query.encode("latin-1", "replace"), headers,
-            chunked_unterminated=chunked and not terminated)
+            chunked_unterminated=chunked and not terminated,
+            client=environ.get("REMOTE_ADDR"))
         if isinstance(admitted, CoreResponse):
             return admitted
         body = self._read_body(environ, admitted, terminated)

@@ -22,6 +22,7 @@ from ..nodes.base import MAX_BRANCH_INDEX, CompiledNode, NodeType
 from ..nodes.registry import NOCOBASE_ONLY_NODES
 from ..variables.context import ContextBuilder
 from .fields import Field, boolean, check_section, join, json_value, string, type_name
+from .guards import NO_GUARDS, Guards, compile_guards
 from .nocobase import from_flat, is_flat
 from .trigger import check_options, compile_trigger
 
@@ -86,6 +87,8 @@ class CompiledWorkflow:
     version: int = 1
     #: ``options.timeout`` in milliseconds (0 = none).
     timeout_ms: int = 0
+    #: The trigger guards (signature, idempotency, filter, network, cors, bodies, syncWait).
+    guards: Guards = NO_GUARDS
 
 
 def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
@@ -103,6 +106,9 @@ def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
     sync = top["sync"]
     trigger = compile_trigger(top["config"], sync, max_body_size, env)
     options = check_options(top["options"])
+    if options["syncWait"] and not sync:
+        raise DefinitionError("options.syncWait", "is for sync workflows only")
+    guards = compile_guards(trigger.config, trigger.config["request"], options, env or {})
     if not isinstance(top["nodes"], list):
         raise DefinitionError("nodes", f"must be an array, got {type_name(top['nodes'])}")
     builder = _ChainBuilder(node_types, sync)
@@ -128,6 +134,7 @@ def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
         nodes=builder.nodes, stack_limit=options["stackLimit"],
         delete_on_status=frozenset(options["deleteExecutionOnStatus"]),
         timeout_ms=options["timeout"],
+        guards=guards,
     )
 
 

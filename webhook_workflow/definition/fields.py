@@ -63,11 +63,11 @@ def join(path: str, name: str | int) -> str:
     return f"{path}.{name}" if path else name
 
 
-def template(value: Any, path: str) -> Template:
+def template(value: Any, path: str, roots: frozenset[str] | None = None) -> Template:
     """Compile ``value`` as a template; a bad placeholder is a :class:`DefinitionError` at the
     exact field path (``nodes[0].config.body.items[1]``)."""
     try:
-        return compile_template(value)
+        return compile_template(value, roots)
     except TemplateError as exc:
         where = exc.where
         full = path if not where else (path + where if where.startswith("[") else

@@ -22,12 +22,6 @@ __all__ = ["CONFIG_FIELDS", "OPTION_FIELDS", "REQUEST_FIELDS", "TriggerConfig",
 #: Headers that carry credentials: never copied into ``$context`` (nor stored, nor logged).
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
-#: Trigger fields of NocoBase's wider feature set this version does not implement; they are
-#: refused by name rather than ignored.
-PLANNED_CONFIG = frozenset({"cors", "ipAllowlist", "signature", "filter", "filterResponse",
-                            "idempotency"})
-PLANNED_REQUEST = frozenset({"raw", "form"})
-PLANNED_OPTIONS = frozenset({"syncWait"})
 
 
 def _credentials(value: Any, path: str) -> Any:
@@ -83,6 +77,8 @@ REQUEST_FIELDS = (
     Field("maxBodySize", integer(0), None, "bytes; may only lower the engine's max_body_size"),
     Field("queryOptions", lambda v, p: check_section(v, QUERY_OPTION_FIELDS, p), None,
           "`{depth, arrayLimit, parameterLimit}`"),
+    Field("form", boolean, False, "also parse application/x-www-form-urlencoded bodies"),
+    Field("raw", boolean, False, "expose the raw body as $context.raw (and store it)"),
 )
 
 CONFIG_FIELDS = (
@@ -90,6 +86,13 @@ CONFIG_FIELDS = (
           "false, or `{username, password}` for HTTP Basic auth"),
     Field("request", lambda v, p: v, {}, "which headers, query and body values to keep"),
     Field("response", lambda v, p: v, None, "async only: `{statusCode, headers, body}`"),
+    Field("signature", lambda v, p: v, None, "verify a sender's signature (see guards)"),
+    Field("idempotency", lambda v, p: v, None, "`{key, ttl}`: deduplicate redeliveries"),
+    Field("filter", lambda v, p: v, None, "a basic calculation; false: no execution"),
+    Field("filterResponse", lambda v, p: v, None, "the answer when the filter is false "
+          "(default 200 `ignored`)"),
+    Field("ipAllowlist", lambda v, p: v, None, "client addresses/CIDRs allowed (else 403)"),
+    Field("cors", lambda v, p: v, None, "`{origins, headers, maxAge}` for browser senders"),
 )
 
 
@@ -109,6 +112,8 @@ OPTION_FIELDS = (
           "ms; at the deadline the execution is ABORTED (sync: 408); 0 = none"),
     Field("stackLimit", integer(1, 1000), 1, "how often a workflow may (transitively) run itself"),
     Field("deleteExecutionOnStatus", _statuses, [], "finished executions not kept"),
+    Field("syncWait", integer(0, 3_600_000), 0, "sync only: ms after which the request gets "
+          "202 {executionId} and the run goes on in the background; 0 = off"),
 )
 
 
@@ -123,13 +128,6 @@ class TriggerConfig:
     max_body_size: int | None
     query_options: QueryOptions
     response: ResponseSpec | None
-
-
-def _refuse_planned(value: Any, planned: frozenset[str], path: str) -> None:
-    if isinstance(value, dict):
-        for name in value:
-            if name in planned:
-                raise DefinitionError(join(path, name), "is not supported by this version")
 
 
 _ENV_SECRET = re.compile(r"\{\{\s*\$env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -153,10 +151,8 @@ def compile_trigger(value: Any, sync: bool, engine_max_body: int | None,
     """Validate and compile ``config`` of a webhook workflow; ``env`` fills credentials
     written as ``{{$env.NAME}}``."""
     env = env or {}
-    _refuse_planned(value, PLANNED_CONFIG, "config")
     config = check_section(value, CONFIG_FIELDS, "config")
     request_value = config["request"]
-    _refuse_planned(request_value, PLANNED_REQUEST, "config.request")
     request = check_section(request_value, REQUEST_FIELDS, "config.request")
     config["request"] = request
     limit = request["maxBodySize"]
@@ -197,5 +193,4 @@ def compile_trigger(value: Any, sync: bool, engine_max_body: int | None,
 
 def check_options(value: Any) -> dict[str, Any]:
     """Validate ``options``."""
-    _refuse_planned(value, PLANNED_OPTIONS, "options")
     return check_section(value, OPTION_FIELDS, "options")

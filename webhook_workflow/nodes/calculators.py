@@ -182,8 +182,10 @@ class Calculation:
             self.evaluate = lambda scope: any(test(scope) for test in tests)
 
 
-def compile_calculation(value: Any, path: str, depth: int = 0) -> Calculation:
-    """Validate and compile a basic calculation ``{"group": {"type", "calculations"}}``."""
+def compile_calculation(value: Any, path: str, depth: int = 0,
+                        roots: frozenset[str] | None = None) -> Calculation:
+    """Validate and compile a basic calculation ``{"group": {"type", "calculations"}}``;
+    ``roots`` limits the variables its operands may use (trigger filters)."""
     if depth > MAX_GROUP_DEPTH:
         raise DefinitionError(path, f"groups nest deeper than {MAX_GROUP_DEPTH}")
     if not isinstance(value, dict) or set(value) != {"group"}:
@@ -205,13 +207,13 @@ def compile_calculation(value: Any, path: str, depth: int = 0) -> Calculation:
     for i, item in enumerate(calculations):
         ipath = join(cpath, i)
         if isinstance(item, dict) and "group" in item:
-            tests.append(compile_calculation(item, ipath, depth + 1).evaluate)
+            tests.append(compile_calculation(item, ipath, depth + 1, roots).evaluate)
         else:
-            tests.append(_compile_item(item, ipath))
+            tests.append(_compile_item(item, ipath, roots))
     return Calculation(kind, tests)
 
 
-def _compile_item(item: Any, path: str) -> Test:
+def _compile_item(item: Any, path: str, roots: frozenset[str] | None = None) -> Test:
     if not isinstance(item, dict):
         raise DefinitionError(path, f"must be an object, got {type_name(item)}")
     for name in item:
@@ -227,5 +229,5 @@ def _compile_item(item: Any, path: str) -> Test:
     if not isinstance(operands, list) or len(operands) != 2:
         raise DefinitionError(join(path, "operands"), "must be an array of two values")
     where = join(path, "operands")
-    return item_test(CALCULATORS[name], template(operands[0], join(where, 0)),
-                     template(operands[1], join(where, 1)))
+    return item_test(CALCULATORS[name], template(operands[0], join(where, 0), roots),
+                     template(operands[1], join(where, 1), roots))

@@ -51,6 +51,9 @@ class DelayNode(NodeType):
         return template(config["duration"], join(path, "duration"))
 
     def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
+        if proc.execution.sync:
+            raise ValueError("a delay cannot wait in a manual run (engine.execute) or a "
+                             "subflow; it waits only in webhook-triggered async runs")
         duration = proc.render(node.prepared)
         try:
             number = float(duration)

@@ -79,6 +79,24 @@ class Catalog:
         """Keys of the registered workflows (the ones this process's workers run)."""
         return list(self.current)
 
+    def adopt(self, key: str) -> CompiledWorkflow | None:
+        """Register (disabled) the latest version the store keeps of a workflow this process
+        did not register; None when the store has none. Used to replay from the log."""
+        with self._lock:
+            if key in self.current:
+                return self.current[key]
+            number = self._store.latest_version(key)
+            if number is None:
+                return None
+            self._versions[key] = {}
+            compiled = self.version(key, number)
+            if compiled is None:
+                del self._versions[key]
+                return None
+            self.current[key] = compiled
+            self.enabled[key] = False
+            return compiled
+
     def version(self, key: str, version: int) -> CompiledWorkflow | None:
         """A version of a registered workflow, compiled from the store when this process did
         not register it; None when the key is not registered or the store lacks it."""

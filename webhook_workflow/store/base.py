@@ -3,12 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from ..runtime.records import Execution, Job
 from ..runtime.status import Status
 
-__all__ = ["Store"]
+__all__ = ["Idempotency", "IdempotencyRecord", "Store"]
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotency:
+    """Remember ``key`` of ``workflow_key`` for ``ttl`` seconds with the execution being added;
+    ``answer`` is the HTTP answer already known (async), or None until it is (sync).
+    ``replace`` takes over a key whose execution ended without an answer (it crashed)."""
+
+    workflow_key: str
+    key: str
+    ttl: float
+    answer: dict[str, Any] | None = None
+    replace: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """A key seen before: the execution it created and the answer it got (None: running)."""
+
+    execution_id: str
+    answer: dict[str, Any] | None
+    expires_at: float
 
 
 @runtime_checkable
@@ -19,8 +42,16 @@ class Store(Protocol):
     right after it) or raise :class:`~webhook_workflow.errors.StoreUnavailable`.
     """
 
-    def add(self, execution: Execution) -> None:
-        """Record a new execution (queued when its status is None, else started)."""
+    def add(self, execution: Execution,
+            idempotency: Idempotency | None = None) -> IdempotencyRecord | None:
+        """Record a new execution (queued when its status is None, else started).
+
+        With ``idempotency``, atomically: when the key is remembered (and not expired) nothing
+        is added and its record is returned; else the execution is added, the key remembered
+        and None returned."""
+
+    def remember(self, workflow_key: str, key: str, answer: dict[str, Any]) -> None:
+        """Store the HTTP answer of the execution a remembered key created."""
 
     def claim(self, owner: str, workflow_keys: Collection[str],
               lease: float = 30.0) -> Execution | None:
@@ -52,6 +83,9 @@ class Store(Protocol):
         """Record a workflow version; return its number (the latest version's number when
         ``digest`` equals the latest digest of ``key``, else the next number)."""
 
+    def latest_version(self, key: str) -> int | None:
+        """The number of the latest recorded version of ``key``, or None."""
+
     def load_version(self, key: str, version: int) -> dict[str, Any] | None:
         """The canonical definition of a recorded version, or None."""
 
@@ -62,6 +96,10 @@ class Store(Protocol):
     def release(self, execution: Execution, wake_at: float | None) -> None:
         """Give a waiting execution back: nobody owns it until ``wake_at`` (epoch seconds);
         a worker then claims it again and resumes its pending job."""
+
+    def detach(self, execution: Execution, owner: str, lease: float) -> None:
+        """A sync execution past ``options.syncWait`` goes on in the background: record it as
+        an async one owned by ``owner`` (so it resumes elsewhere if this process dies)."""
 
     def wake(self, execution_id: str) -> bool:
         """Make a waiting execution due now (``engine.resume``); False if it is not waiting."""

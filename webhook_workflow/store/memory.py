@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import StoreUnavailable
 from ..runtime.records import Execution, Job, utcnow
 from ..runtime.status import Status
+from .base import Idempotency, IdempotencyRecord
 
 __all__ = ["MemoryStore"]
 
@@ -44,9 +45,17 @@ class MemoryStore:
         #: Executions waiting on a timer: id -> epoch seconds when they are due.
         self._waiting: dict[str, float] = {}
         self._versions: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        self._keys: dict[tuple[str, str], IdempotencyRecord] = {}
 
-    def add(self, execution: Execution) -> None:
+    def add(self, execution: Execution,
+            idempotency: Idempotency | None = None) -> IdempotencyRecord | None:
         with self._lock:
+            if idempotency is not None:
+                ident = (idempotency.workflow_key, idempotency.key)
+                found = self._keys.get(ident)
+                now = time.time()
+                if found is not None and found.expires_at > now and not idempotency.replace:
+                    return found
             if execution.status is None:
                 if len(self._queue) >= self.max_queue:
                     raise StoreUnavailable(f"queue full ({self.max_queue} executions waiting)")
@@ -54,6 +63,19 @@ class MemoryStore:
             self._all[execution.id] = execution
             if execution.finished:
                 self._keep_finished(execution.id)
+            if idempotency is not None:
+                if len(self._keys) > 2 * self.max_executions:
+                    self._keys = {k: r for k, r in self._keys.items() if r.expires_at > now}
+                self._keys[ident] = IdempotencyRecord(execution.id, idempotency.answer,
+                                                      now + idempotency.ttl)
+            return None
+
+    def remember(self, workflow_key: str, key: str, answer: dict[str, Any]) -> None:
+        with self._lock:
+            found = self._keys.get((workflow_key, key))
+            if found is not None:
+                self._keys[(workflow_key, key)] = IdempotencyRecord(
+                    found.execution_id, answer, found.expires_at)
 
     def claim(self, owner: str, workflow_keys: Collection[str],
               lease: float = 30.0) -> Execution | None:
@@ -106,6 +128,11 @@ class MemoryStore:
             self._all[execution.id] = execution
             self._waiting[execution.id] = wake_at if wake_at is not None else float("inf")
 
+    def detach(self, execution: Execution, owner: str, lease: float) -> None:
+        with self._lock:
+            execution.sync = False
+            self._all[execution.id] = execution
+
     def wake(self, execution_id: str) -> bool:
         with self._lock:
             if execution_id not in self._waiting:
@@ -122,6 +149,10 @@ class MemoryStore:
             if not versions or versions[-1][0] != digest:
                 versions.append((digest, definition))
             return len(versions)
+
+    def latest_version(self, key: str) -> int | None:
+        with self._lock:
+            return len(self._versions[key]) if self._versions.get(key) else None
 
     def load_version(self, key: str, version: int) -> dict[str, Any] | None:
         with self._lock:

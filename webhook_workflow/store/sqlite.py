@@ -24,6 +24,7 @@ from ..errors import StoreUnavailable
 from ..runtime.records import Execution, Job
 from ..runtime.status import Status
 from ..variables.templates import json_default
+from .base import Idempotency, IdempotencyRecord
 from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from .sqlite_writer import Writer
 
@@ -69,6 +70,7 @@ class SQLiteStore:
         self._writer = Writer(self._open)
         self._queued = 0
         self._queued_at = 0.0
+        self._pruned_keys = 0.0
         self._migrate()
         self.abort_orphaned_sync()
 
@@ -129,12 +131,16 @@ class SQLiteStore:
             (int(Status.ABORTED), now, now)).rowcount))
 
     # -- writing --------------------------------------------------------------------------------
-    def add(self, execution: Execution) -> None:
-        self.add_later(execution).result()
+    def add(self, execution: Execution,
+            idempotency: Idempotency | None = None) -> IdempotencyRecord | None:
+        result: IdempotencyRecord | None = self.add_later(execution, idempotency).result()
+        return result
 
-    def add_later(self, execution: Execution) -> Future[None]:
+    def add_later(self, execution: Execution, idempotency: Idempotency | None = None
+                  ) -> Future[IdempotencyRecord | None]:
         """Queue the insert of ``execution``; the future completes once it is committed (what
-        an ASGI door awaits before acknowledging)."""
+        an ASGI door awaits before acknowledging). With ``idempotency`` the future's result
+        is the earlier delivery's record when the key was seen (nothing inserted)."""
         row = (execution.id, execution.workflow_key, execution.version,
                None if execution.status is None else int(execution.status),
                int(execution.sync), _dump(execution.context), _dump(execution.output),
@@ -143,7 +149,11 @@ class SQLiteStore:
                _ts(execution.finished_at), time.time() + self.lease if execution.sync else None)
         jobs = list(execution.jobs)
 
-        def insert(conn: sqlite3.Connection) -> None:
+        def insert(conn: sqlite3.Connection) -> IdempotencyRecord | None:
+            if idempotency is not None:
+                found = self._remembered(conn, idempotency, execution.id)
+                if found is not None:
+                    return found
             if execution.status is None and self.max_queue:
                 self._check_queue(conn)
             conn.execute(f"INSERT INTO executions ({_EXECUTION_COLUMNS}, lease_until) "
@@ -152,8 +162,31 @@ class SQLiteStore:
                 self._write_jobs(conn, execution, jobs)
             if execution.status is None:
                 self._queued += 1
+            return None
 
         return self._writer.submit(insert)
+
+    def _remembered(self, conn: sqlite3.Connection, idempotency: Idempotency,
+                    execution_id: str) -> IdempotencyRecord | None:
+        """The record of a key seen before, or None after remembering it for this delivery."""
+        now = time.time()
+        if now - self._pruned_keys > 60:
+            conn.execute("DELETE FROM idempotency WHERE expires_at < ?", (now,))
+            self._pruned_keys = now
+        ident = (idempotency.workflow_key, idempotency.key)
+        row = conn.execute("SELECT execution_id, answer, expires_at FROM idempotency WHERE "
+                           "workflow_key = ? AND key = ?", ident).fetchone()
+        if row is not None and row[2] > now and not idempotency.replace:
+            return IdempotencyRecord(row[0], _load(row[1]), row[2])
+        conn.execute("INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?)",
+                     (*ident, execution_id, _dump(idempotency.answer)
+                      if idempotency.answer is not None else None, now + idempotency.ttl))
+        return None
+
+    def remember(self, workflow_key: str, key: str, answer: dict[str, Any]) -> None:
+        self._write(lambda conn: conn.execute(
+            "UPDATE idempotency SET answer = ? WHERE workflow_key = ? AND key = ?",
+            (_dump(answer), workflow_key, key)))
 
     def _check_queue(self, conn: sqlite3.Connection) -> None:
         # Counting on every insert would cost O(queue); a count refreshed each second plus
@@ -233,6 +266,17 @@ class SQLiteStore:
         result: Execution | None = self._write(claim)
         return result
 
+    def detach(self, execution: Execution, owner: str, lease: float) -> None:
+        jobs = list(execution.jobs)
+        execution.sync = False
+
+        def detach(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE executions SET sync = 0, owner = ?, lease_until = ? "
+                         "WHERE id = ?", (owner, time.time() + lease, execution.id))
+            self._write_jobs(conn, execution, jobs)
+
+        self._write(detach)
+
     def wake(self, execution_id: str) -> bool:
         return bool(self._write(lambda conn: conn.execute(
             "UPDATE executions SET wake_at = ? WHERE id = ? AND status = 0 AND sync = 0 "
@@ -307,6 +351,11 @@ class SQLiteStore:
             return version
 
         return int(self._write(save))
+
+    def latest_version(self, key: str) -> int | None:
+        row = self._conn().execute("SELECT max(version) FROM workflow_versions WHERE "
+                                   "workflow_key = ?", (key,)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def load_version(self, key: str, version: int) -> dict[str, Any] | None:
         row = self._conn().execute("SELECT definition FROM workflow_versions WHERE "

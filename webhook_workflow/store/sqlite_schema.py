@@ -52,6 +52,17 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX jobs_by_execution ON jobs (execution_id, seq);
     """,
+    """
+    CREATE TABLE idempotency (
+        workflow_key TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        execution_id TEXT NOT NULL,
+        answer       TEXT,
+        expires_at   REAL NOT NULL,
+        PRIMARY KEY (workflow_key, key)
+    );
+    CREATE INDEX idempotency_by_expiry ON idempotency (expires_at);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,6 +13,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Final
@@ -32,6 +33,10 @@ __all__ = [
 
 #: The variable roots a placeholder may start with.
 ROOTS: Final = frozenset({"$context", "$jobsMapByNodeKey", "$scopes", "$system", "$env"})
+# The roots the template being compiled may use (compile_template's ``roots``).
+_ROOTS: ContextVar[frozenset[str]] = ContextVar("webhook_workflow_template_roots",
+                                                default=ROOTS)
+
 #: NocoBase 2.0 also exposes the scope as ``ctx``: ``{{ctx.$context.x}}`` is ``{{$context.x}}``.
 ALIAS: Final = "ctx."
 
@@ -67,8 +72,9 @@ def _compile_placeholder_path(text: str) -> Path:
     except ValueError as exc:
         raise TemplateError(f"invalid placeholder {{{{{text}}}}}: {exc}") from None
     root = path.segments[0]
-    if root not in ROOTS:
-        expected = ", ".join(sorted(ROOTS))
+    roots = _ROOTS.get()
+    if root not in roots:
+        expected = ", ".join(sorted(roots))
         raise TemplateError(
             f"unknown variable {root!r} in {{{{{text}}}}}; a path starts with one of {expected}"
         )
@@ -231,14 +237,20 @@ class Template:
         return self.source if render is None else render(scope)
 
 
-def compile_template(value: Any) -> Template:
+def compile_template(value: Any, roots: frozenset[str] | None = None) -> Template:
     """Compile any JSON-like value; raise TemplateError on a bad placeholder.
 
     The message starts with where the placeholder sits inside ``value`` when it is nested
-    (``items[0].name: unknown variable ...``).
+    (``items[0].name: unknown variable ...``). ``roots`` replaces the allowed variable roots
+    (trigger guards see ``$context`` and ``$headers`` only).
     """
     paths: dict[str, None] = {}  # an ordered set
-    render = _compile(value, "", paths)
+    token = _ROOTS.set(roots) if roots is not None else None
+    try:
+        render = _compile(value, "", paths)
+    finally:
+        if token is not None:
+            _ROOTS.reset(token)
     return Template(value, render is None, tuple(paths), render)
 
 

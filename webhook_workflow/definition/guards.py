@@ -1,0 +1,145 @@
+"""Trigger guards: checks that run before any execution exists, each at its row of the HTTP
+contract. A guard that is not configured costs nothing on the request path.
+
+``signature`` (row 9), ``idempotency`` (row 13), ``filter``/``filterResponse`` (row 12),
+``ipAllowlist`` (row 5), ``cors`` (row 3), ``request.form`` / ``request.raw`` (bodies) and
+``options.syncWait`` are validated and compiled here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import DefinitionError
+from ..http.response import ResponseSpec, compile_response
+from ..http.signatures import SignatureCheck, compile_signature
+from ..nodes.calculators import Test, compile_calculation
+from ..variables.templates import Template
+from .fields import Field, check_section, integer, join, string, template, type_name
+
+__all__ = [
+    "GUARD_ROOTS",
+    "IDEMPOTENCY_FIELDS",
+    "Cors",
+    "Guards",
+    "compile_guards",
+    "parse_networks",
+]
+
+#: What guard templates see: the trigger variables and every request header.
+GUARD_ROOTS = frozenset({"$context", "$headers"})
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: Any, path: str) -> tuple[Network, ...]:
+    """A list of IP addresses and CIDR networks (IPv4 and IPv6)."""
+    if not isinstance(value, list):
+        raise DefinitionError(path, f"must be an array, got {type_name(value)}")
+    networks = []
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise DefinitionError(join(path, i), "must be an IP address or a CIDR network")
+        try:
+            networks.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise DefinitionError(join(path, i), f"{item!r} is not an IP address or a CIDR "
+                                  "network") from None
+    return tuple(networks)
+
+
+def _string_list(value: Any, path: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise DefinitionError(path, "must be an array of non-empty strings")
+    return list(value)
+
+
+IDEMPOTENCY_FIELDS = (
+    Field("key", string(r".+", what="a template"), "{{$headers.webhook-id}}",
+          "template over $context and $headers; empty or null: no deduplication"),
+    Field("ttl", integer(1, 366 * 86400), 86400, "seconds a key is remembered"),
+)
+CORS_FIELDS = (
+    Field("origins", _string_list, doc="allowed origins, e.g. https://app.example (required)"),
+    Field("headers", _string_list, ["content-type"], "request headers a browser may send"),
+    Field("maxAge", integer(0, 86400), 600, "seconds a browser may cache the preflight"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Cors:
+    """A compiled ``config.cors``."""
+
+    origins: frozenset[str]
+    allow_headers: str
+    max_age: str
+
+
+@dataclass(frozen=True, slots=True)
+class Guards:
+    """The compiled guards of one workflow (all None/False when none is configured)."""
+
+    signature: SignatureCheck | None = None
+    idempotency_key: Template | None = None
+    idempotency_ttl: int = 86400
+    filter: Test | None = None
+    filter_response: ResponseSpec | None = None
+    allowlist: tuple[Network, ...] | None = None
+    cors: Cors | None = None
+    form: bool = False
+    raw: bool = False
+    sync_wait_ms: int = 0
+
+
+#: A workflow without guards.
+NO_GUARDS = Guards()
+
+
+def _hide_secrets(signature: dict[str, Any]) -> dict[str, Any]:
+    """The canonical form keeps a SHA-256 of each literal secret, never the secret."""
+    secrets = [s if "{{" in s else "sha256:" + hashlib.sha256(s.encode()).hexdigest()
+               for s in signature.get("secrets", [])]
+    return {**signature, "secrets": secrets}
+
+
+def compile_guards(config: dict[str, Any], request: dict[str, Any], options: dict[str, Any],
+                   env: Mapping[str, Any]) -> Guards:
+    """Compile the guard fields of a checked trigger ``config``; rewrites ``config`` in place
+    into its canonical form (defaults filled in, secrets hidden)."""
+    signature = None
+    if config.get("signature") is not None:
+        signature = compile_signature(config["signature"], env, "config.signature")
+        config["signature"] = _hide_secrets(config["signature"])
+    key: Template | None = None
+    ttl = 86400
+    if config.get("idempotency") is not None:
+        spec = check_section(config["idempotency"], IDEMPOTENCY_FIELDS, "config.idempotency")
+        config["idempotency"] = spec
+        key = template(spec["key"], "config.idempotency.key", GUARD_ROOTS)
+        ttl = spec["ttl"]
+    test: Test | None = None
+    filter_response: ResponseSpec | None = None
+    if config.get("filter") is not None:
+        test = compile_calculation(config["filter"], "config.filter",
+                                   roots=GUARD_ROOTS).evaluate
+        config["filterResponse"], filter_response = compile_response(
+            config.get("filterResponse") or {"body": "ignored"}, "config.filterResponse")
+    elif config.get("filterResponse") is not None:
+        raise DefinitionError("config.filterResponse", "needs config.filter")
+    allowlist = None
+    if config.get("ipAllowlist") is not None:
+        allowlist = parse_networks(config["ipAllowlist"], "config.ipAllowlist")
+    cors = None
+    if config.get("cors") is not None:
+        spec = check_section(config["cors"], CORS_FIELDS, "config.cors")
+        config["cors"] = spec
+        cors = Cors(frozenset(spec["origins"]), ", ".join(spec["headers"]),
+                    str(spec["maxAge"]))
+    return Guards(signature=signature, idempotency_key=key, idempotency_ttl=ttl, filter=test,
+                  filter_response=filter_response, allowlist=allowlist, cors=cors,
+                  form=request["form"], raw=request["raw"],
+                  sync_wait_ms=options["syncWait"])

@@ -1,0 +1,251 @@
+"""What a door completes after the gateway admitted a webhook: an async acknowledgement that
+waits for its commit, or a sync run that the door drives with its own driver."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from .errors import StoreUnavailable
+from .http.response import CoreResponse, empty_response, error_response
+from .runtime.effects import drive_async, drive_sync
+from .runtime.records import Execution
+from .runtime.status import Status, execution_status_name
+from .store.base import Idempotency, IdempotencyRecord
+
+if TYPE_CHECKING:
+    from .definition.compile import CompiledWorkflow
+    from .engine import Engine
+
+__all__ = ["RETRY_AFTER", "Acknowledgement", "SyncRun"]
+
+logger = logging.getLogger("webhook_workflow")
+
+RETRY_AFTER = ("Retry-After", "5")
+_CORS = frozenset({"access-control-allow-origin", "vary"})
+
+
+def _record(engine: Engine, execution: Execution,
+            idempotency: Idempotency | None) -> Future[IdempotencyRecord | None]:
+    """Submit the execution (and its idempotency key) to the store; a future of the result."""
+    add_later = getattr(engine.store, "add_later", None)
+    if add_later is not None:  # a store that commits in batches answers later
+        future: Future[IdempotencyRecord | None] = add_later(execution, idempotency)
+        return future
+    future = Future()
+    try:
+        future.set_result(engine.store.add(execution, idempotency))
+    except Exception as exc:
+        future.set_exception(exc)
+    return future
+
+
+def _unavailable(exc: BaseException, extra: tuple[tuple[str, str], ...]) -> CoreResponse:
+    if not isinstance(exc, StoreUnavailable):
+        logger.error("recording an execution failed: %r", exc)
+    answer = error_response(503, f"cannot record the execution: {exc}", [RETRY_AFTER])
+    answer.headers.extend(extra)
+    return answer
+
+
+def _replay(answer: dict[str, Any], extra: tuple[tuple[str, str], ...]) -> CoreResponse:
+    """The stored answer of an earlier delivery with the same idempotency key."""
+    headers = [(str(n), str(v)) for n, v in answer["headers"] if str(n).lower() not in _CORS]
+    return CoreResponse(int(answer["status"]), [*headers, *extra],
+                        str(answer["body"]).encode("utf-8"))
+
+
+class Acknowledgement:
+    """An async webhook whose execution is being committed; the door waits for the commit
+    before it sends :attr:`answer` (or a 503 when the store could not record it)."""
+
+    __slots__ = ("answer", "engine", "extra", "future")
+
+    def __init__(self, engine: Engine, answer: CoreResponse, execution: Execution,
+                 idempotency: Idempotency | None) -> None:
+        self.engine = engine
+        self.answer = answer
+        self.extra = tuple(h for h in answer.headers if h[0].lower() in _CORS)
+        self.future = _record(engine, execution, idempotency)
+
+    def _done(self, found: IdempotencyRecord | None) -> CoreResponse:
+        if found is not None and found.answer is not None:
+            return _replay(found.answer, self.extra)
+        self.engine.dispatcher.notify()
+        return self.answer
+
+    def wait(self) -> CoreResponse:
+        """Block until committed (WSGI door, CLI)."""
+        try:
+            found = self.future.result()
+        except Exception as exc:
+            return _unavailable(exc, self.extra)
+        return self._done(found)
+
+    async def wait_async(self) -> CoreResponse:
+        """Await the commit without blocking the event loop (ASGI door)."""
+        try:
+            found = await asyncio.wrap_future(self.future)
+        except Exception as exc:
+            return _unavailable(exc, self.extra)
+        return self._done(found)
+
+
+class SyncRun:
+    """A sync execution admitted by the gateway; the door runs it with its driver."""
+
+    __slots__ = ("_detached", "_ended", "_lock", "engine", "execution", "extra", "future",
+                 "idempotency", "processor", "workflow")
+
+    def __init__(self, engine: Engine, workflow: CompiledWorkflow, execution: Execution,
+                 idempotency: Idempotency | None = None,
+                 extra: tuple[tuple[str, str], ...] = ()) -> None:
+        self.engine = engine
+        self.workflow = workflow
+        self.execution = execution
+        self.idempotency = idempotency
+        self.extra = extra
+        self.processor = engine.processor(workflow, execution)
+        self.future = _record(engine, execution, idempotency)
+        self._lock = threading.Lock()
+        self._ended = False
+        self._detached = False
+
+    # -- admission (the store's answer) ---------------------------------------------------
+    def _admitted(self, outcome: IdempotencyRecord | BaseException | None
+                  ) -> CoreResponse | None:
+        """None when the run may start, else the answer to send instead."""
+        if isinstance(outcome, BaseException):
+            return _unavailable(outcome, self.extra)
+        if outcome is None:
+            return None
+        if outcome.answer is not None:
+            return _replay(outcome.answer, self.extra)
+        first = self.engine.store.get(outcome.execution_id)
+        if first is not None and first.status == Status.STARTED:
+            answer = error_response(409, "a delivery with this idempotency key is still running")
+            answer.headers.extend(self.extra)
+            return answer
+        # The first delivery ended without an answer (its process died): run this one.
+        assert self.idempotency is not None
+        retry = Idempotency(self.idempotency.workflow_key, self.idempotency.key,
+                            self.idempotency.ttl, replace=True)
+        try:
+            self.engine.store.add(self.execution, retry)
+        except Exception as exc:
+            return _unavailable(exc, self.extra)
+        return None
+
+    # -- running --------------------------------------------------------------------------
+    def run(self) -> CoreResponse:
+        """Run in this thread (WSGI door, CLI) and return the HTTP answer."""
+        try:
+            outcome: Any = self.future.result()
+        except Exception as exc:
+            outcome = exc
+        refused = self._admitted(outcome)
+        if refused is not None:
+            return refused
+        if self.workflow.guards.sync_wait_ms:
+            thread = self._start_thread()
+            thread.join(self.workflow.guards.sync_wait_ms / 1000)
+            return self._after_wait()
+        running = self.engine.dispatcher.running
+        running.add(self.execution.id)  # its lease is renewed while it runs
+        try:
+            drive_sync(self.processor.steps(), self.processor.deadline)
+        except Exception as exc:
+            self.engine.fail(self.execution, exc)
+        finally:
+            running.discard(self.execution.id)
+        return self._answer()
+
+    async def run_async(self) -> CoreResponse:
+        """Run on the event loop; blocking node work goes to threads (ASGI door)."""
+        try:
+            outcome: Any = await asyncio.wrap_future(self.future)
+        except Exception as exc:
+            outcome = exc
+        refused = self._admitted(outcome)
+        if refused is not None:
+            return refused
+        if self.workflow.guards.sync_wait_ms:
+            thread = self._start_thread()
+            await asyncio.to_thread(thread.join, self.workflow.guards.sync_wait_ms / 1000)
+            return self._after_wait()
+        running = self.engine.dispatcher.running
+        running.add(self.execution.id)
+        try:
+            await drive_async(self.processor.steps(), self.processor.deadline)
+        except Exception as exc:
+            self.engine.fail(self.execution, exc)
+        finally:
+            running.discard(self.execution.id)
+        return self._answer()
+
+    # -- options.syncWait -----------------------------------------------------------------
+    def _start_thread(self) -> threading.Thread:
+        """Run the execution on its own thread, so it can outlive the request."""
+        running = self.engine.dispatcher.running
+        running.add(self.execution.id)
+
+        def target() -> None:
+            try:
+                drive_sync(self.processor.steps(), self.processor.deadline)
+            except Exception as exc:
+                self.engine.fail(self.execution, exc)
+            finally:
+                with self._lock:
+                    self._ended = True
+                    detached = self._detached
+                if detached:  # nobody waits for this run any more: record its end here
+                    self.engine.finish(self.workflow, self.execution)
+                running.discard(self.execution.id)
+
+        thread = threading.Thread(target=target, name="webhook-workflow-sync-wait", daemon=True)
+        thread.start()
+        return thread
+
+    def _after_wait(self) -> CoreResponse:
+        with self._lock:
+            if not self._ended:
+                self._detached = True
+        if not self._detached:
+            return self._answer()
+        # Past syncWait: answer 202 and let the run go on, recorded durably from now on.
+        execution = self.execution
+        self.processor.on_flush = lambda jobs: self.engine.store.save_jobs(execution, jobs)
+        self.engine.store.detach(execution, self.engine.dispatcher.owner,
+                                 self.engine.dispatcher.lease)
+        answer = CoreResponse(202, [("Content-Type", "application/json")],
+                              f'{{"executionId":"{execution.id}"}}'.encode())
+        if self.idempotency is not None:
+            self.engine.store.remember(self.idempotency.workflow_key, self.idempotency.key,
+                                       answer.to_record())
+        answer.headers.extend(self.extra)
+        return answer
+
+    def _answer(self) -> CoreResponse:
+        execution = self.execution
+        self.engine.finish(self.workflow, execution)
+        processor = self.processor
+        if processor.timed_out:
+            answer = error_response(408, f"execution {execution.id} timed out "
+                                    f"(options.timeout {self.workflow.timeout_ms} ms)")
+        elif processor.response is not None:
+            answer = processor.response
+        elif execution.status == Status.RESOLVED:
+            answer = empty_response(200)
+        elif execution.status == Status.STARTED:
+            answer = error_response(500, f"execution {execution.id} did not finish")
+        else:
+            answer = error_response(500, f"execution {execution.id} ended with status "
+                                    f"{execution_status_name(execution.status)}")
+        if self.idempotency is not None:
+            self.engine.store.remember(self.idempotency.workflow_key, self.idempotency.key,
+                                       answer.to_record())
+        answer.headers.extend(self.extra)
+        return answer

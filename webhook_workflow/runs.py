@@ -43,6 +43,14 @@ def _record(engine: Engine, execution: Execution,
     return future
 
 
+async def _settled(future: Future[Any]) -> Any:
+    """A concurrent future's result, awaited only when it is not settled yet (a memory
+    store's future is; wrapping it would cost an event-loop round trip for nothing)."""
+    if future.done():
+        return future.result()
+    return await asyncio.wrap_future(future)
+
+
 def _unavailable(exc: BaseException, extra: tuple[tuple[str, str], ...]) -> CoreResponse:
     if not isinstance(exc, StoreUnavailable):
         logger.error("recording an execution failed: %r", exc)
@@ -88,7 +96,7 @@ class Acknowledgement:
     async def wait_async(self) -> CoreResponse:
         """Await the commit without blocking the event loop (ASGI door)."""
         try:
-            found = await asyncio.wrap_future(self.future)
+            found = await _settled(self.future)
         except Exception as exc:
             return _unavailable(exc, self.extra)
         return self._done(found)
@@ -166,7 +174,7 @@ class SyncRun:
     async def run_async(self) -> CoreResponse:
         """Run on the event loop; blocking node work goes to threads (ASGI door)."""
         try:
-            outcome: Any = await asyncio.wrap_future(self.future)
+            outcome: Any = await _settled(self.future)
         except Exception as exc:
             outcome = exc
         refused = self._admitted(outcome)

@@ -179,3 +179,20 @@ def test_timeout_aborts_async_runs_between_nodes(engine: Engine) -> None:
     execution = engine.execute("t")
     assert execution.status == Status.ABORTED
     assert all(j.node_key != "o" for j in execution.jobs)
+
+
+def test_engine_max_run_time_caps_every_execution(door_kind: str) -> None:
+    engine = Engine(max_run_time=0.2)
+    engine.register_node("nap", lambda config, ctx: time.sleep(0.3))
+    engine.add_workflow({"key": "t", "sync": True, "nodes": [{"key": "n", "type": "nap"},
+                                                              out("never")]})
+    answer = Door(door_kind, engine).call(Request(path="/api/webhook:trigger/t"))
+    assert answer.status == 408
+    assert "max_run_time (0.2 s) reached" in answer.json()["errors"][0]["message"]
+    [execution] = engine.executions("t")
+    assert execution.status == Status.ABORTED
+    assert "max_run_time" in (execution.jobs[0].log or "")
+    assert [j.node_key for j in execution.jobs] == ["n"]
+    engine.close()
+    with pytest.raises(ValueError, match="max_run_time"):
+        Engine(max_run_time=0)

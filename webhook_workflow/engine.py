@@ -41,7 +41,7 @@ _SETTINGS: dict[str, Any] = {
     "max_body_size": 1024 * 1024, "max_json_depth": 100, "max_url_length": 8 * 1024,
     "max_header_count": 100, "max_header_bytes": 16 * 1024, "loop_limit": 10_000,
     "max_node_runs": 100_000, "max_executions": 10_000, "max_queue": 10_000,
-    "retention": None, "workers": 4, "lease": 30, "trusted_proxies": (),
+    "retention": None, "workers": 4, "lease": 30, "trusted_proxies": (), "max_run_time": None,
     "request_policy": None,
 }
 
@@ -87,6 +87,10 @@ class Engine:
         if unknown:
             raise TypeError(f"unknown engine setting(s): {', '.join(unknown)}")
         self.settings: dict[str, Any] = {**_SETTINGS, **settings}
+        cap = self.settings["max_run_time"]
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int | float)
+                                or cap <= 0):
+            raise ValueError("engine setting max_run_time must be a positive number of seconds")
         for name in ("max_body_size", "max_json_depth", "max_url_length", "max_header_count",
                      "max_header_bytes", "loop_limit", "max_node_runs", "max_executions",
                      "max_queue", "workers", "lease"):

@@ -241,8 +241,8 @@ class SyncRun:
         self.engine.finish(self.workflow, execution)
         processor = self.processor
         if processor.timed_out:
-            answer = error_response(408, f"execution {execution.id} timed out "
-                                    f"(options.timeout {self.workflow.timeout_ms} ms)")
+            answer = error_response(408, f"execution {execution.id} timed out: "
+                                    f"{processor.cap} reached")
         elif processor.response is not None:
             answer = processor.response
         elif execution.status == Status.RESOLVED:

@@ -41,6 +41,7 @@ class Processor:
 
     __slots__ = (
         "_jobs_by_key",
+        "cap",
         "deadline",
         "env",
         "execution",
@@ -76,8 +77,17 @@ class Processor:
         self.settings: Mapping[str, Any] = settings or {}
         #: Monotonic deadline of the execution (``options.timeout``), or None.
         self.deadline: float | None = None
+        #: Which cap the deadline comes from, for messages.
+        self.cap = ""
         if workflow.timeout_ms:
             self.deadline = time.monotonic() + workflow.timeout_ms / 1000
+            self.cap = f"options.timeout ({workflow.timeout_ms} ms)"
+        limit = self.settings.get("max_run_time")
+        if limit:
+            engine_deadline = time.monotonic() + float(limit)
+            if self.deadline is None or engine_deadline < self.deadline:
+                self.deadline = engine_deadline
+                self.cap = f"max_run_time ({limit} s)"
         #: True once the execution was ABORTED by ``options.timeout``.
         self.timed_out = False
         #: Starts a child execution (the ``subflow`` node); set by the engine.
@@ -163,6 +173,9 @@ class Processor:
         deadline = self.deadline
         while True:
             if deadline is not None and time.monotonic() >= deadline:
+                # The node never starts; its job says why.
+                self.save_job(node, Job(Status.ABORTED, {"message": f"{self.cap} reached "
+                                                         "before this node started"}))
                 return self._time_out()
             if self.node_runs >= self.max_node_runs:
                 message = f"max_node_runs ({self.max_node_runs}) exceeded"
@@ -185,6 +198,7 @@ class Processor:
             if deadline is not None and time.monotonic() >= deadline:
                 # The node ended after the deadline: its result no longer counts.
                 job.status = Status.ABORTED
+                job.log = f"{self.cap} reached while this node ran; its result was discarded"
                 self.save_job(node, job)
                 return self._time_out()
             if isinstance(outcome, RunBranch):
@@ -264,7 +278,7 @@ class Processor:
 
     def _time_out(self) -> Status:
         self.timed_out = True
-        self.logger.info("execution %s: options.timeout reached, aborted", self.execution.id)
+        self.logger.info("execution %s: %s reached, aborted", self.execution.id, self.cap)
         return self._exit(Status.ABORTED)
 
     def _exit(self, status: Status) -> Status:

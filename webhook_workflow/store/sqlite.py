@@ -17,39 +17,31 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
 from contextlib import suppress
-from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import StoreUnavailable
 from ..runtime.records import Execution, Job
 from ..runtime.status import Status
-from ..variables.templates import json_default
 from .base import Idempotency, IdempotencyRecord
+from .rows import (
+    EXECUTION_COLUMNS,
+    JOB_COLUMNS,
+    dump,
+    execution_from_row,
+    execution_row,
+    job_row,
+    load,
+    to_epoch,
+)
 from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from .sqlite_writer import Writer
 
 __all__ = ["SQLiteStore"]
 
-_EXECUTION_COLUMNS = ("id, workflow_key, version, status, sync, context, output, response, "
-                      "replay_of, parent_id, stack, created_at, started_at, finished_at")
 # Far enough in the future to mean "until someone wakes it" while staying a REAL.
 _NEVER = 1e18
-
-
-def _dump(value: Any) -> str:
-    return json.dumps(value, default=json_default, ensure_ascii=False, separators=(",", ":"))
-
-
-def _load(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def _ts(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
-
-
-def _dt(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
+_EXECUTION_COLUMNS = EXECUTION_COLUMNS
+_dump, _load, _ts = dump, load, to_epoch
 
 
 class SQLiteStore:
@@ -141,12 +133,7 @@ class SQLiteStore:
         """Queue the insert of ``execution``; the future completes once it is committed (what
         an ASGI door awaits before acknowledging). With ``idempotency`` the future's result
         is the earlier delivery's record when the key was seen (nothing inserted)."""
-        row = (execution.id, execution.workflow_key, execution.version,
-               None if execution.status is None else int(execution.status),
-               int(execution.sync), _dump(execution.context), _dump(execution.output),
-               _dump(execution.response), execution.replay_of, execution.parent_id,
-               _dump(execution.stack), _ts(execution.created_at), _ts(execution.started_at),
-               _ts(execution.finished_at), time.time() + self.lease if execution.sync else None)
+        row = (*execution_row(execution), time.time() + self.lease if execution.sync else None)
         jobs = list(execution.jobs)
 
         def insert(conn: sqlite3.Connection) -> IdempotencyRecord | None:
@@ -209,8 +196,7 @@ class SQLiteStore:
             "ON CONFLICT (id) DO UPDATE SET status = excluded.status, result = excluded.result, "
             "log = excluded.log, meta = excluded.meta, started_at = excluded.started_at, "
             "finished_at = excluded.finished_at",
-            [(job.id, execution.id, job.node_key, int(job.status), _dump(job.result), job.log,
-              _dump(job.meta), _ts(job.started_at), _ts(job.finished_at)) for job in jobs])
+            [job_row(execution.id, job) for job in jobs])
 
     def save_jobs(self, execution: Execution, jobs: Sequence[Job]) -> None:
         rows = list(jobs)
@@ -368,19 +354,10 @@ class SQLiteStore:
                            (execution_id,)).fetchone()
         return None if row is None else self._execution(conn, row)
 
-    def _execution(self, conn: sqlite3.Connection, row: tuple[Any, ...]) -> Execution:
-        jobs = [Job(status=Status(r[2]), result=_load(r[3]), log=r[4], node_key=r[1], id=r[0],
-                    started_at=_dt(r[6]), finished_at=_dt(r[7]), meta=_load(r[5]) or {})
-                for r in conn.execute(
-                    "SELECT id, node_key, status, result, log, meta, started_at, finished_at "
-                    "FROM jobs WHERE execution_id = ? ORDER BY seq", (row[0],))]
-        return Execution(
-            id=row[0], workflow_key=row[1], version=row[2],
-            status=None if row[3] is None else Status(row[3]), sync=bool(row[4]),
-            context=_load(row[5]), output=_load(row[6]), response=_load(row[7]),
-            replay_of=row[8], parent_id=row[9], stack=_load(row[10]) or [],
-            created_at=_dt(row[11]) or datetime.now(UTC), started_at=_dt(row[12]),
-            finished_at=_dt(row[13]), jobs=jobs)
+    @staticmethod
+    def _execution(conn: sqlite3.Connection, row: tuple[Any, ...]) -> Execution:
+        return execution_from_row(row, conn.execute(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE execution_id = ? ORDER BY seq", (row[0],)))
 
     def get(self, execution_id: str) -> Execution | None:
         try:

@@ -87,7 +87,7 @@ class WebhookMiddleware:
 
     async def _handle(self, scope: Scope, key: str, receive: Receive) -> CoreResponse:
         headers: CIMultiDict[str] = CIMultiDict(
-            (name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
+            [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]])
         query: bytes = scope.get("query_string") or b""
         raw_path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "replace")
         url_length = len(raw_path) + (len(query) + 1 if query else 0)

@@ -28,25 +28,42 @@ RETRY_AFTER = ("Retry-After", "5")
 _CORS = frozenset({"access-control-allow-origin", "vary"})
 
 
+class _Settled:
+    """The outcome of a store call made at once (the memory store): a future's interface
+    without its lock and condition."""
+
+    __slots__ = ("error", "value")
+
+    def __init__(self, value: Any, error: BaseException | None) -> None:
+        self.value = value
+        self.error = error
+
+    def done(self) -> bool:
+        return True
+
+    def result(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
 def _record(engine: Engine, execution: Execution,
-            idempotency: Idempotency | None) -> Future[IdempotencyRecord | None]:
+            idempotency: Idempotency | None) -> Future[IdempotencyRecord | None] | _Settled:
     """Submit the execution (and its idempotency key) to the store; a future of the result."""
     add_later = getattr(engine.store, "add_later", None)
     if add_later is not None:  # a store that commits in batches answers later
         future: Future[IdempotencyRecord | None] = add_later(execution, idempotency)
         return future
-    future = Future()
     try:
-        future.set_result(engine.store.add(execution, idempotency))
+        return _Settled(engine.store.add(execution, idempotency), None)
     except Exception as exc:
-        future.set_exception(exc)
-    return future
+        return _Settled(None, exc)
 
 
-async def _settled(future: Future[Any]) -> Any:
-    """A concurrent future's result, awaited only when it is not settled yet (a memory
-    store's future is; wrapping it would cost an event-loop round trip for nothing)."""
-    if future.done():
+async def _settled(future: Future[Any] | _Settled) -> Any:
+    """A store call's result, awaited only when it is not settled yet (wrapping a settled
+    future would cost an event-loop round trip for nothing)."""
+    if isinstance(future, _Settled) or future.done():
         return future.result()
     return await asyncio.wrap_future(future)
 

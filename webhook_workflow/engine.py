@@ -76,7 +76,7 @@ class Engine:
 
     ``store`` is ``"memory"`` (default) or a :class:`~webhook_workflow.store.base.Store`;
     ``base_path`` is where webhook URLs live below the mount point; ``env`` is the only mapping
-    templates see as ``$env``. Other keyword arguments are the engine settings of SPEC §7
+    templates see as ``$env``. Other keyword arguments are the engine settings
     (``max_body_size``, ``workers`` ...); unknown names raise ``TypeError``.
     """
 
@@ -191,7 +191,8 @@ class Engine:
                                   max_body_size=self.limits.max_body_size, env=self.env)
 
     def register_node(self, type_name: str, node: Any) -> None:
-        """Add a node type to this engine (see SPEC §6 for the node contract)."""
+        """Add a node type to this engine: a function ``(config, ctx) -> result`` or an object
+        with ``run(config, ctx)`` and optional ``resume(job, ctx)`` / ``validate_config``."""
         if not isinstance(type_name, str) or not type_name:
             raise ValueError("a node type id is a non-empty string")
         if type_name in self._node_types and not isinstance(self._node_types[type_name],
@@ -364,8 +365,7 @@ class Engine:
             return False
         job = waiting[-1]
         job.result = result
-        self.store.save_jobs(execution, [job])
-        if not self.store.wake(execution.id):
+        if not self.store.wake(execution.id, job):
             return False
         self.start()
         self.dispatcher.notify()

@@ -150,7 +150,9 @@ class Gateway:
         if guards.filter is not None or guards.idempotency_key is not None:
             scope = {"$context": context, "$headers": PublicHeaders(headers)}
             if guards.filter is not None and not guards.filter(scope):
-                return self._render(guards.filter_response, scope, workflow, extra)
+                scope.update({"$system": engine.system, "$env": engine.env})
+                answer = self._render(guards.filter_response, scope, workflow, extra)
+                return answer if answer is not None else self._broken(extra)
             if guards.idempotency_key is not None:
                 key = guards.idempotency_key.render(scope)
                 if key is not None and to_text(key) != "":
@@ -162,8 +164,8 @@ class Gateway:
             return SyncRun(engine, workflow, execution, idempotency, extra)
         answer = self._render(workflow.response, {"$context": context, "$system": engine.system,
                                                   "$env": engine.env}, workflow, extra)
-        if answer.status >= 500:
-            return answer
+        if answer is None:  # nothing is recorded for an answer that cannot be sent
+            return self._broken(extra)
         execution = Execution(workflow.key, workflow.version, context)
         if idempotency is not None:
             idempotency = Idempotency(idempotency.workflow_key, idempotency.key,
@@ -172,13 +174,18 @@ class Gateway:
 
     @staticmethod
     def _render(spec: Any, scope: dict[str, Any], workflow: CompiledWorkflow,
-                extra: tuple[tuple[str, str], ...]) -> CoreResponse:
+                extra: tuple[tuple[str, str], ...]) -> CoreResponse | None:
+        """A configured answer rendered for this request; None when it cannot be (a
+        templated header value with CR/LF, ...)."""
         try:
             return _with(spec.render(scope), extra)
         except (HeaderInjection, ValueError) as exc:
             logger.error("workflow %s: an answer cannot be rendered: %s", workflow.key, exc)
-            return _with(error_response(500, "the workflow's response cannot be rendered"),
-                         extra)
+            return None
+
+    @staticmethod
+    def _broken(extra: tuple[tuple[str, str], ...]) -> CoreResponse:
+        return _with(error_response(500, "the workflow's response cannot be rendered"), extra)
 
 
 __all__ += ["RETRY_AFTER"]

@@ -127,7 +127,8 @@ def compile_guards(config: dict[str, Any], request: dict[str, Any], options: dic
         test = compile_calculation(config["filter"], "config.filter",
                                    roots=GUARD_ROOTS).evaluate
         config["filterResponse"], filter_response = compile_response(
-            config.get("filterResponse") or {"body": "ignored"}, "config.filterResponse")
+            config.get("filterResponse") or {"body": "ignored"}, "config.filterResponse",
+            GUARD_ROOTS | {"$system", "$env"})
     elif config.get("filterResponse") is not None:
         raise DefinitionError("config.filterResponse", "needs config.filter")
     allowlist = None

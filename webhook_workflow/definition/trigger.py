@@ -19,6 +19,9 @@ from .fields import Field, boolean, check_section, integer, join, string, type_n
 __all__ = ["CONFIG_FIELDS", "OPTION_FIELDS", "REQUEST_FIELDS", "TriggerConfig",
            "compile_trigger"]
 
+#: What an async workflow's acknowledgement (``config.response``) may use: no node has run.
+ANSWER_ROOTS = frozenset({"$context", "$system", "$env"})
+
 #: Headers that carry credentials: never copied into ``$context`` (nor stored, nor logged).
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
@@ -168,7 +171,8 @@ def compile_trigger(value: Any, sync: bool, engine_max_body: int | None,
         if sync:
             raise DefinitionError("config.response", "is for async workflows only; a sync "
                                   "workflow answers with a Response node")
-        config["response"], response = compile_response(config["response"], "config.response")
+        config["response"], response = compile_response(config["response"], "config.response",
+                                                        ANSWER_ROOTS)
     elif not sync:
         config["response"], response = compile_response({"body": "ok"}, "config.response")
     auth = config["basicAuthentication"]

@@ -1,4 +1,4 @@
-"""The HTTP checks of one webhook request, in SPEC order, with no I/O.
+"""The HTTP checks of one webhook request, in the contract's order, with no I/O.
 
 The doors call :func:`check_head` once the headers are known (rows 1, 4, 6, 7, 8 of the
 contract), read the body within the limit it returns, then call :func:`parse_body`

@@ -125,8 +125,10 @@ class ResponseSpec:
         return CoreResponse(self.status, headers, data)
 
 
-def compile_response(value: Any, path: str) -> tuple[dict[str, Any], ResponseSpec]:
-    """Validate a response spec (field path ``path``) and compile its templates."""
+def compile_response(value: Any, path: str, roots: frozenset[str] | None = None
+                     ) -> tuple[dict[str, Any], ResponseSpec]:
+    """Validate a response spec (field path ``path``) and compile its templates; ``roots``
+    limits the variables they may use (trigger answers see fewer than nodes)."""
     config = check_section(value if value is not None else {}, RESPONSE_FIELDS, path)
     headers: list[tuple[str, Template]] = []
     for i, header in enumerate(config["headers"]):
@@ -134,10 +136,10 @@ def compile_response(value: Any, path: str) -> tuple[dict[str, Any], ResponseSpe
         if name.lower() in ("content-length", "transfer-encoding", "connection"):
             raise DefinitionError(join(join(join(path, "headers"), i), "name"),
                                   f"{name} is set by the server, not by a workflow")
-        headers.append((name, template(header["value"], join(join(join(path, "headers"), i),
-                                                               "value"))))
-    return config, ResponseSpec(config["statusCode"], headers, template(config["body"],
-                                                                          join(path, "body")))
+        where = join(join(join(path, "headers"), i), "value")
+        headers.append((name, template(header["value"], where, roots)))
+    return config, ResponseSpec(config["statusCode"], headers,
+                                template(config["body"], join(path, "body"), roots))
 
 
 

@@ -51,7 +51,7 @@ class _Variable:
     key: str
     steps: tuple[_Step, ...]
     #: ``paths`` form: only :data:`ARRAY_SEGMENT` maps over a list (as NocoBase generates
-    #: them); ``path`` form: any segment that meets a list maps over it (SPEC §6).
+    #: them); ``path`` form: any segment that meets a list maps over it.
     explicit: bool
 
 

@@ -59,7 +59,7 @@ def _perform_until(effect: Call, deadline: float) -> Any:
     thread.start()
     thread.join(max(0.0, deadline - time.monotonic()))
     if thread.is_alive():
-        raise TimeoutError("options.timeout reached while a node was running")
+        raise TimeoutError("the execution's time limit was reached while a node was running")
     if "error" in box:
         raise box["error"]
     return box.get("value")
@@ -133,8 +133,8 @@ async def drive_async(steps: Generator[Call, Any, T], deadline: float | None = N
                     try:
                         value = await _perform_async_until(effect, deadline)
                     except TimeoutError:
-                        raise TimeoutError("options.timeout reached while a node was "
-                                           "running") from None
+                        raise TimeoutError("the execution's time limit was reached while a "
+                                           "node was running") from None
             except Exception as exc:
                 effect = steps.throw(exc)
             else:

@@ -96,8 +96,9 @@ class Processor:
         self.on_finish: Callable[[Processor], None] | None = None
         #: Persists jobs as the run goes (durable async runs); set by the engine. Jobs are
         #: buffered and flushed before any effect (work with consequences outside the run)
-        #: and when the run ends or waits, as NocoBase does: a crash may re-run pure nodes
-        #: since the last flush, never a node whose effect was already performed.
+        #: and when the run ends or waits, as NocoBase does: after a crash the run resumes
+        #: after the last flushed job, so nodes since then run again (a node with effects
+        #: that was interrupted, or had finished but was not flushed yet, too).
         self.on_flush: Callable[[list[Job]], None] | None = None
         self.unsaved: dict[str, Job] = {}
         self.logger = log or logger

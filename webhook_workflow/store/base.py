@@ -101,8 +101,10 @@ class Store(Protocol):
         """A sync execution past ``options.syncWait`` goes on in the background: record it as
         an async one owned by ``owner`` (so it resumes elsewhere if this process dies)."""
 
-    def wake(self, execution_id: str) -> bool:
-        """Make a waiting execution due now (``engine.resume``); False if it is not waiting."""
+    def wake(self, execution_id: str, job: Job | None = None) -> bool:
+        """Make a waiting execution due now (``engine.resume``), writing ``job`` (its pending
+        job with the new result) in the same step; False, and nothing written, if it is not
+        waiting."""
 
     def renew(self, owner: str, execution_ids: Collection[str], lease: float) -> None:
         """Extend the lease of executions ``owner`` runs."""

@@ -133,11 +133,16 @@ class MemoryStore:
             execution.sync = False
             self._all[execution.id] = execution
 
-    def wake(self, execution_id: str) -> bool:
+    def wake(self, execution_id: str, job: Job | None = None) -> bool:
         with self._lock:
             if execution_id not in self._waiting:
                 return False
             self._waiting[execution_id] = time.time()
+            stored = self._all.get(execution_id)
+            if job is not None and stored is not None:
+                for mine in stored.jobs:
+                    if mine.id == job.id:
+                        mine.result = job.result
             return True
 
     def renew(self, owner: str, execution_ids: Collection[str], lease: float) -> None:

@@ -219,12 +219,13 @@ class SQLiteStore:
         self._write(update)
 
     def release(self, execution: Execution, wake_at: float | None) -> None:
-        args = (_NEVER if wake_at is None else wake_at, _dump(execution.output), execution.id)
+        args = (_NEVER if wake_at is None else wake_at, _dump(execution.output),
+                _ts(execution.started_at), execution.id)
         jobs = list(execution.jobs)
 
         def release(conn: sqlite3.Connection) -> None:
             conn.execute("UPDATE executions SET status = 0, owner = NULL, lease_until = NULL, "
-                         "wake_at = ?, output = ? WHERE id = ?", args)
+                         "wake_at = ?, output = ?, started_at = ? WHERE id = ?", args)
             self._write_jobs(conn, execution, jobs)
 
         self._write(release)
@@ -263,11 +264,18 @@ class SQLiteStore:
 
         self._write(detach)
 
-    def wake(self, execution_id: str) -> bool:
-        return bool(self._write(lambda conn: conn.execute(
-            "UPDATE executions SET wake_at = ? WHERE id = ? AND status = 0 AND sync = 0 "
-            "AND owner IS NULL AND wake_at IS NOT NULL",
-            (time.time(), execution_id)).rowcount > 0))
+    def wake(self, execution_id: str, job: Job | None = None) -> bool:
+        def wake(conn: sqlite3.Connection) -> bool:
+            woken = conn.execute(
+                "UPDATE executions SET wake_at = ? WHERE id = ? AND status = 0 AND sync = 0 "
+                "AND owner IS NULL AND wake_at IS NOT NULL",
+                (time.time(), execution_id)).rowcount > 0
+            if woken and job is not None:
+                conn.execute("UPDATE jobs SET result = ? WHERE id = ?", (dump(job.result),
+                                                                         job.id))
+            return woken
+
+        return bool(self._write(wake))
 
     def renew(self, owner: str, execution_ids: Collection[str], lease: float) -> None:
         if not execution_ids:

@@ -436,6 +436,12 @@ def test_valid_options_are_accepted(engine: Engine) -> None:
     ({"filter": {"group": {"type": "xor"}}}, "config.filter.group.type", "must be one of"),
     ({"filterResponse": {"body": "x"}}, "config.filterResponse", "needs config.filter"),
     ({"request": {"form": "yes"}}, "config.request.form", "must be true or false"),
+    ({"ipAllowlist": []}, "config.ipAllowlist", "at least one address"),
+    ({"cors": {"origins": ["*"]}}, "config.cors.origins[0]", "must be an origin"),
+    ({"cors": {"origins": ["https://a.example/"]}}, "config.cors.origins[0]", "no path"),
+    ({"cors": {"origins": ["https://a"], "headers": ["bad header"]}}, "config.cors.headers[0]",
+     "must be a header name"),
+    ({"idempotency": {"key": ""}}, "config.idempotency.key", "non-empty template"),
 ])
 def test_guard_definition_errors(config: Any, path: str, reason: str) -> None:
     assert_refused({"config": config}, path, reason)

@@ -143,7 +143,8 @@ def test_idempotency_survives_a_restart(tmp_path: Path) -> None:
     ("10.0.0.1", ("X-Forwarded-For", "203.0.113.7"), 200),
     ("10.0.0.1", ("X-Forwarded-For", "203.0.113.7, 192.168.1.5"), 200),  # two trusted hops
     ("10.0.0.1", ("X-Forwarded-For", "203.0.113.7, 198.51.100.1"), 403),
-    ("10.0.0.1", ("Forwarded", 'for="[2001:db8::5]:443";proto=https'), 200),
+    ("10.0.0.1", ("X-Forwarded-For", "203.0.113.7:8080"), 200),
+    ("10.0.0.1", ("Forwarded", "for=203.0.113.7"), 403),  # not the header the proxy sets
     ("10.0.0.1", None, 403),
     ("::ffff:203.0.113.7", None, 200),
 ])
@@ -157,6 +158,24 @@ def test_ip_allowlist(engine: Engine, door_kind: str, peer: str,
     assert answer.status == status
     if status == 403:
         assert answer.json()["errors"][0]["message"] == "client address not allowed"
+
+
+def test_forwarded_header_when_the_proxy_sets_it(door_kind: str) -> None:
+    engine = Engine(trusted_proxies=["10.0.0.1"], forwarded_header="Forwarded")
+    engine.add_workflow(echo("ip", ipAllowlist=["2001:db8::/32"]))
+    door = Door(door_kind, engine)
+
+    def status(headers: list[tuple[str, str]]) -> int:
+        return int(post(door, "ip", headers=headers, extra_environ={"REMOTE_ADDR": "10.0.0.1"},
+                        client="10.0.0.1").status)
+
+    assert status([("Forwarded", 'for="[2001:db8::5]:443";proto=https')]) == 200
+    assert status([("X-Forwarded-For", "2001:db8::5")]) == 403  # a client's own header
+    engine.close()
+    with pytest.raises(ValueError, match="forwarded_header"):
+        Engine(forwarded_header="X-Real-IP")
+    with pytest.raises(ValueError, match="list"):
+        Engine(trusted_proxies="10.0.0.1")
 
 
 def test_cors(engine: Engine, door_kind: str) -> None:

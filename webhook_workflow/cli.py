@@ -310,6 +310,10 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print(f"cannot replay {args.id}: {exc.args[0]} is not in the store", file=err)
         engine.close()
         return 1
+    except DefinitionError as exc:
+        print(f"cannot replay {args.id}: its workflow does not compile here: {exc}", file=err)
+        engine.close()
+        return 1
     if execution.status is None:
         engine.drain(timeout=args.timeout)
         execution = engine.get_execution(execution.id) or execution
@@ -334,6 +338,19 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not workflows:
         raise UsageError("no workflow definitions found")
     return serve(engine, host=args.host, port=args.port, server=args.server, out=out)
+
+
+def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from .graph import to_mermaid
+
+    engine = _engine(args)
+    try:
+        workflow = engine.add_workflow(args.path)
+    except DefinitionError as exc:
+        print(_located(args.path, exc), file=err)
+        return 1
+    out.write(to_mermaid(workflow.definition))
+    return 0
 
 
 # -- parser --------------------------------------------------------------------------------------
@@ -407,6 +424,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="seconds to wait for an async workflow (default 30)")
     engine_options(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("graph", help="print a workflow as a Mermaid flowchart")
+    p.add_argument("path", metavar="PATH", help="definition file")
+    engine_options(p)
+    p.set_defaults(func=cmd_graph)
     return parser
 
 

@@ -42,6 +42,7 @@ _SETTINGS: dict[str, Any] = {
     "max_header_count": 100, "max_header_bytes": 16 * 1024, "loop_limit": 10_000,
     "max_node_runs": 100_000, "max_executions": 10_000, "max_queue": 10_000,
     "retention": None, "workers": 4, "lease": 30, "trusted_proxies": (), "max_run_time": None,
+    "forwarded_header": "X-Forwarded-For",
     "request_policy": None,
 }
 
@@ -98,12 +99,21 @@ class Engine:
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"engine setting {name} must be a positive number")
         self.settings["request_policy"] = check_request_policy(self.settings["request_policy"])
+        proxies = self.settings["trusted_proxies"]
+        if isinstance(proxies, str) or not isinstance(proxies, list | tuple):
+            raise ValueError("trusted_proxies is a list of addresses or CIDR networks")
         try:
-            #: Proxies whose X-Forwarded-For / Forwarded headers are believed (ipAllowlist).
-            self.trusted_proxies = parse_networks(list(self.settings["trusted_proxies"]),
-                                                  "trusted_proxies")
+            #: Proxies whose forwarded-for header is believed (ipAllowlist).
+            self.trusted_proxies = parse_networks(list(proxies), "trusted_proxies")
         except DefinitionError as exc:
             raise ValueError(str(exc)) from None
+        header = self.settings["forwarded_header"]
+        if not isinstance(header, str) or header.lower() not in ("x-forwarded-for",
+                                                                 "forwarded"):
+            raise ValueError("forwarded_header is 'X-Forwarded-For' or 'Forwarded': the one "
+                             "header your trusted proxies set")
+        #: The header trusted proxies report the client in (the other one is ignored).
+        self.forwarded_header: str = header
         if base_path and (not base_path.startswith("/") or base_path.endswith("/")):
             raise ValueError("base_path is '' or starts with '/' and has no trailing '/'")
         self.base_path = base_path

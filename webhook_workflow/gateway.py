@@ -104,7 +104,8 @@ class Gateway:
                 raise RequestRejected(405, f"method {method} not allowed; use POST",
                                       [("Allow", "POST")])
             if guards.allowlist is not None:
-                address = client_address(client, headers, engine.trusted_proxies)
+                address = client_address(client, headers, engine.trusted_proxies,
+                                         engine.forwarded_header)
                 if not in_networks(address, guards.allowlist):
                     raise RequestRejected(403, "client address not allowed")
             limit = body_limit(workflow.max_body_size, engine.limits)
@@ -138,7 +139,10 @@ class Gateway:
                 parsed: Any = parse_query(body, workflow.query_options)
             else:
                 parsed = parse_body(content_type, body, strict=workflow.strict_content_type,
-                                    max_depth=engine.limits.max_json_depth)
+                                    max_depth=engine.limits.max_json_depth,
+                                    accepted="application/json or "
+                                    "application/x-www-form-urlencoded" if guards.form
+                                    else "application/json")
         except RequestRejected as exc:
             return _with(error_response(exc.status, exc.message, exc.headers), extra)
         query = parse_query(admission.query_string, workflow.query_options) \

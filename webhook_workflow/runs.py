@@ -247,7 +247,8 @@ class SyncRun:
                                  self.engine.dispatcher.lease)
         answer = CoreResponse(202, [("Content-Type", "application/json")],
                               f'{{"executionId":"{execution.id}"}}'.encode())
-        if self.idempotency is not None:
+        if self.idempotency is not None and answer.status < 500 and answer.status != 408:
+            # A failed run is not remembered: a redelivery runs the workflow again.
             self.engine.store.remember(self.idempotency.workflow_key, self.idempotency.key,
                                        answer.to_record())
         answer.headers.extend(self.extra)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -52,20 +53,37 @@ def parse_networks(value: Any, path: str) -> tuple[Network, ...]:
     return tuple(networks)
 
 
-def _string_list(value: Any, path: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise DefinitionError(path, "must be an array of non-empty strings")
+def _origins(value: Any, path: str) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise DefinitionError(path, "must be a non-empty array of origins")
+    for i, origin in enumerate(value):
+        if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
+            raise DefinitionError(join(path, i), "must be an origin like https://app.example "
+                                  "(scheme, host and optional port; no path, no '*')")
     return list(value)
 
 
+def _header_names(value: Any, path: str) -> list[str]:
+    if not isinstance(value, list):
+        raise DefinitionError(path, f"must be an array, got {type_name(value)}")
+    for i, name in enumerate(value):
+        if not isinstance(name, str) or not _TOKEN.fullmatch(name):
+            raise DefinitionError(join(path, i), "must be a header name")
+    return list(value)
+
+
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
 IDEMPOTENCY_FIELDS = (
-    Field("key", string(r".+", what="a template"), "{{$headers.webhook-id}}",
+    Field("key", string(r".+", what="a non-empty template"), "{{$headers.webhook-id}}",
           "template over $context and $headers; empty or null: no deduplication"),
     Field("ttl", integer(1, 366 * 86400), 86400, "seconds a key is remembered"),
 )
 CORS_FIELDS = (
-    Field("origins", _string_list, doc="allowed origins, e.g. https://app.example (required)"),
-    Field("headers", _string_list, ["content-type"], "request headers a browser may send"),
+    Field("origins", _origins, doc="allowed origins, e.g. https://app.example (required)"),
+    Field("headers", _header_names, ["content-type"], "request headers a browser may send"),
     Field("maxAge", integer(0, 86400), 600, "seconds a browser may cache the preflight"),
 )
 
@@ -134,6 +152,9 @@ def compile_guards(config: dict[str, Any], request: dict[str, Any], options: dic
     allowlist = None
     if config.get("ipAllowlist") is not None:
         allowlist = parse_networks(config["ipAllowlist"], "config.ipAllowlist")
+        if not allowlist:
+            raise DefinitionError("config.ipAllowlist", "must list at least one address "
+                                  "(an empty list would refuse every client)")
     cors = None
     if config.get("cors") is not None:
         spec = check_section(config["cors"], CORS_FIELDS, "config.cors")

@@ -65,10 +65,11 @@ def in_networks(address: str | None, networks: Sequence[Network]) -> bool:
     return any(ip in network for network in networks)
 
 
-def _forwarded_for(headers: CIMultiDict[str]) -> list[str]:
-    """Client addresses a proxy chain reported, nearest proxy last."""
-    forwarded = header_value(headers, "forwarded")
-    if forwarded:
+def _forwarded_for(headers: CIMultiDict[str], header: str) -> list[str]:
+    """Client addresses a proxy chain reported in ``header``, nearest proxy last. Only the
+    one header the trusted proxies set is read: a client can send the other one."""
+    if header.lower() == "forwarded":
+        forwarded = header_value(headers, "forwarded") or ""
         hops = []
         for element in forwarded.split(","):
             for pair in element.split(";"):
@@ -81,18 +82,26 @@ def _forwarded_for(headers: CIMultiDict[str]) -> list[str]:
                         value = value.split(":", 1)[0]
                     hops.append(value)
         return hops
-    xff = header_value(headers, "x-forwarded-for")
-    return [hop.strip() for hop in xff.split(",")] if xff else []
+    xff = header_value(headers, header)
+    hops = []
+    for hop in (xff.split(",") if xff else []):
+        hop = hop.strip()
+        if hop.count(":") == 1:  # 203.0.113.7:8080
+            hop = hop.split(":", 1)[0]
+        elif hop.startswith("[") and "]" in hop:  # [2001:db8::1]:443
+            hop = hop[1:hop.index("]")]
+        hops.append(hop)
+    return hops
 
 
-def client_address(peer: str | None, headers: CIMultiDict[str],
-                   trusted: Sequence[Network]) -> str | None:
+def client_address(peer: str | None, headers: CIMultiDict[str], trusted: Sequence[Network],
+                   header: str = "X-Forwarded-For") -> str | None:
     """The client's address: the peer, unless the peer is a trusted proxy; then the forwarded
     chain is walked from the right, past trusted hops, to the first untrusted address."""
     if not trusted or not in_networks(peer, trusted):
         return peer
     address = peer
-    for hop in reversed(_forwarded_for(headers)):
+    for hop in reversed(_forwarded_for(headers, header)):
         address = hop
         if not in_networks(hop, trusted):
             break

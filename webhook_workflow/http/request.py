@@ -99,11 +99,12 @@ def is_form(content_type: str | None) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
 
 
-def parse_body(content_type: str | None, body: bytes, *, strict: bool, max_depth: int) -> Any:
+def parse_body(content_type: str | None, body: bytes, *, strict: bool, max_depth: int,
+               accepted: str = "application/json") -> Any:
     """Rows 10 and 11: the parsed JSON body, ``{}`` for empty or non-JSON bodies."""
     if not is_json(content_type):
         if strict and (body or content_type):
-            raise RequestRejected(415, "Content-Type must be application/json")
+            raise RequestRejected(415, f"Content-Type must be {accepted}")
         return {}
     if not body.strip():
         return {}

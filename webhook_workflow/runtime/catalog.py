@@ -86,13 +86,13 @@ class Catalog:
             if key in self.current:
                 return self.current[key]
             number = self._store.latest_version(key)
-            if number is None:
+            definition = None if number is None else self._store.load_version(key, number)
+            if number is None or definition is None:
                 return None
-            self._versions[key] = {}
-            compiled = self.version(key, number)
-            if compiled is None:
-                del self._versions[key]
-                return None
+            # A DefinitionError (e.g. a credential's $env variable missing here) propagates:
+            # it says why the workflow cannot run in this process.
+            compiled = dataclasses.replace(self._compile(definition), version=number)
+            self._versions[key] = {number: compiled}
             self.current[key] = compiled
             self.enabled[key] = False
             return compiled

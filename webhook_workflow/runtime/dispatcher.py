@@ -79,9 +79,14 @@ class Dispatcher:
                 running = list(self.running)
                 if running:
                     self.store.renew(self.owner, running, self.lease)
-                if self.retention and time.monotonic() - pruned_at > 60:
+                if time.monotonic() - pruned_at > 60:
                     pruned_at = time.monotonic()
-                    self.store.prune(**self.retention)  # type: ignore[attr-defined]
+                    if self.retention:
+                        self.store.prune(**self.retention)  # type: ignore[attr-defined]
+                    # Sync runs of processes that died (several processes on one store).
+                    abort = getattr(self.store, "abort_orphaned_sync", None)
+                    if abort is not None:
+                        abort()
             except Exception:  # a busy or broken store must not stop the heartbeat
                 logger.exception("renewing leases failed")
 
@@ -96,18 +101,23 @@ class Dispatcher:
                 if self._stopping:
                     return
             execution = None
+            # Counted as running before the claim, so drain() never sees a claimed execution
+            # as neither queued nor running.
+            with self._idle:
+                self._running += 1
             try:
                 execution = self.store.claim(self.owner, self._keys(), self.lease)
             except Exception:  # a store hiccup must not kill the worker
                 logger.exception("claiming an execution failed")
             if execution is None:
+                with self._idle:
+                    self._running -= 1
+                    self._idle.notify_all()
                 with self._wake:
                     if self._stopping:
                         return
                     self._wake.wait(POLL_SECONDS)
                 continue
-            with self._idle:
-                self._running += 1
             try:
                 self.running.add(execution.id)
                 self._run(execution)

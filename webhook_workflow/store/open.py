@@ -1,4 +1,4 @@
-"""Turn a store argument (``"memory"`` or a :class:`Store`) into a store."""
+"""Turn a store argument (``"memory"``, a store URL or a :class:`Store`) into a store."""
 
 from __future__ import annotations
 
@@ -24,9 +24,20 @@ def open_store(store: str | Store, **settings: Any) -> Store:
     if scheme == "sqlite":
         return _sqlite(store, settings)
     if scheme in ("postgresql", "postgres"):
-        raise ValueError("the postgresql store is not available in this version; use 'memory' "
-                         "or 'sqlite:///path.db'")
-    raise ValueError(f"unknown store {store!r}; use 'memory' or 'sqlite:///path.db'")
+        return _postgres(store, settings)
+    raise ValueError(f"unknown store {store!r}; use 'memory', 'sqlite:///path.db' or "
+                     "'postgresql://user@host/database'")
+
+
+def _postgres(url: str, settings: dict[str, Any]) -> Store:
+    """``postgresql://user:password@host:port/database?prefix=ww_`` (or ``postgres://``)."""
+    try:
+        from .postgres import PostgresStore
+    except ImportError as exc:
+        raise ValueError("the postgresql store needs psycopg 3 and psycopg-pool: "
+                         "pip install 'webhook-workflow[postgres]'") from exc
+    return PostgresStore.from_url(url, max_queue=settings.get("max_queue", 10_000),
+                                  lease=settings.get("lease", 30.0))
 
 
 def _sqlite(url: str, settings: dict[str, Any]) -> Store:

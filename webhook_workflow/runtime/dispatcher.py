@@ -131,10 +131,12 @@ class Dispatcher:
 
     def busy(self) -> bool:
         """True while an execution of ours is queued or running."""
+        # The queue first: a worker counts itself running before it claims, so an execution
+        # leaving the queue after this read is seen as running below.
+        if self.store.queued_count(self._keys()) > 0:
+            return True
         with self._idle:
-            if self._running:
-                return True
-        return self.store.queued_count(self._keys()) > 0
+            return self._running > 0
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until nothing is queued or running; False if ``timeout`` passed first."""

@@ -28,7 +28,9 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# Hosts type their ASGI callables differently (TypedDict scopes in Quart and Litestar), so
+# the public signatures accept any ASGI 3 callable.
+ASGIApp = Callable[..., Awaitable[None]]
 
 
 def route_path(scope: Scope) -> str:
@@ -55,7 +57,7 @@ class WebhookMiddleware:
         self.engine = engine
         self.gateway = engine.gateway
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         kind = scope["type"]
         if kind == "http":
             key = self.gateway.key_of(route_path(scope))

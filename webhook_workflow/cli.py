@@ -15,7 +15,7 @@ from multidict import CIMultiDict
 
 from .definition.load import DEFINITION_SUFFIXES
 from .engine import Engine
-from .errors import DefinitionError
+from .errors import DefinitionError, StoreUnavailable
 from .gateway import Acknowledgement, SyncRun
 from .http.response import CoreResponse
 from .runtime.records import Execution
@@ -444,3 +444,6 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     except UsageError as exc:
         print(f"webhook-workflow {args.command}: {exc}", file=err)
         return 2
+    except StoreUnavailable as exc:
+        print(f"webhook-workflow {args.command}: the store is unavailable: {exc}", file=err)
+        return 1

@@ -25,7 +25,7 @@ from .nodes.request_policy import check_request_policy
 from .runtime.catalog import Catalog
 from .runtime.dispatcher import Dispatcher
 from .runtime.effects import drive_sync
-from .runtime.ids import INSTANCE_ID, snowflake
+from .runtime.ids import instance_id, snowflake
 from .runtime.processor import Processor
 from .runtime.records import Execution, Job, utcnow
 from .runtime.status import Status, status_from_value
@@ -52,7 +52,7 @@ def _system_scope() -> dict[str, Any]:
     return {
         "now": lambda: datetime.now(UTC),
         "epoch": 1605024000,
-        "instanceId": INSTANCE_ID,
+        "instanceId": instance_id,
         "genSnowflakeId": lambda: str(snowflake()),
     }
 

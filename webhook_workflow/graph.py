@@ -135,10 +135,12 @@ def to_mermaid(definition: Mapping[str, Any]) -> str:
     main = definition.get("nodes")
     main = main if isinstance(main, list) else []
 
-    ids: dict[int, str] = {}  # numbered first, so that ids follow the canvas order
+    # Nodes are numbered first, so that ids follow the canvas order; a node is known by its
+    # chain (a list of the definition, alive throughout) and its position in it.
+    ids: dict[tuple[int, int], str] = {}
     pending: list[_Chain] = [_Chain(main, "finish")]
-    for node, _, _ in _preorder(pending):
-        ids[id(node)] = f"n{len(ids) + 1}"
+    for number, (node, chain, position) in enumerate(_preorder(pending), 1):
+        ids[id(chain.nodes), position] = f"n{number}"
         present = _branches(node)
         if node.get("type") not in TERMINAL_TYPES:
             pending.extend(_Chain(present[i], "") for i, _ in branch_labels(node)
@@ -151,13 +153,13 @@ def to_mermaid(definition: Mapping[str, Any]) -> str:
         edges.append(f'{source} -->|"{_text(label)}"| {target}' if label is not None
                      else f"{source} --> {target}")
 
-    edge("trigger", ids[id(main[0])] if main else "finish")
+    edge("trigger", ids[id(main), 0] if main else "finish")
     pending = [_Chain(main, "finish")]
     for node, chain, position in _preorder(pending):
-        me = ids[id(node)]
+        me = ids[id(chain.nodes), position]
         shapes.append(_shape(me, node))
-        after = chain.nodes[position + 1:position + 2]
-        then = ids[id(after[0])] if after else chain.then
+        then = ids[id(chain.nodes), position + 1] if position + 1 < len(chain.nodes) \
+            else chain.then
         if node.get("type") in TERMINAL_TYPES:
             edge(me, "finish")
             continue
@@ -170,7 +172,7 @@ def to_mermaid(definition: Mapping[str, Any]) -> str:
         for index, label in labels:
             branch = present.get(index)
             if branch:
-                edge(me, ids[id(branch[0])], label)
+                edge(me, ids[id(branch), 0], label)
                 pending.append(_Chain(branch, me if is_loop else then))
             else:
                 edge(me, then, label)

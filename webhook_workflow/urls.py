@@ -8,10 +8,12 @@ door (or a host route that shares the door's mount point):
   (Litestar's ``@asgi(..., is_mount=True)``); there the prefix is recovered from
   ``raw_path``, which keeps the path as the client sent it.
 - Scheme and host come from the request (``wsgi.url_scheme`` / ``scope["scheme"]`` and the
-  ``Host`` header, else the server's name and port). ``X-Forwarded-Proto`` and
-  ``X-Forwarded-Host`` (or the ``proto=`` and ``host=`` of a ``Forwarded`` header) replace
-  them only when the peer is in ``engine.trusted_proxies``; the value the nearest proxy
-  added (the last one) wins. A host value that is not a valid ``host[:port]`` is ignored.
+  ``Host`` header, else the server's name and port). When the peer is in
+  ``engine.trusted_proxies``, the header family the engine's ``forwarded_header`` names
+  replaces them: ``X-Forwarded-Proto`` and ``X-Forwarded-Host`` with ``X-Forwarded-For``
+  (the default), the ``proto=`` and ``host=`` of ``Forwarded`` with ``Forwarded``; the other
+  family is ignored, as a client could send it. The value the nearest proxy added (the last
+  one) wins; a host value that is not a valid ``host[:port]`` is ignored.
 """
 
 from __future__ import annotations
@@ -52,16 +54,14 @@ def _last(value: str | None) -> str | None:
     return value.rsplit(",", 1)[-1].strip() or None
 
 
-def _forwarded(headers: CIMultiDict[str]) -> tuple[str | None, str | None]:
-    """``(proto, host)`` a trusted proxy reported; ``Forwarded`` before ``X-Forwarded-*``."""
-    element = _last(header_value(headers, "forwarded"))
-    if element:
+def _forwarded(headers: CIMultiDict[str], family: str) -> tuple[str | None, str | None]:
+    """``(proto, host)`` a trusted proxy reported in the header family it sets."""
+    if family.lower() == "forwarded":
         pairs = {}
-        for pair in element.split(";"):
+        for pair in (_last(header_value(headers, "forwarded")) or "").split(";"):
             name, _, value = pair.strip().partition("=")
             pairs[name.strip().lower()] = value.strip().strip('"')
-        if "proto" in pairs or "host" in pairs:
-            return pairs.get("proto"), pairs.get("host")
+        return pairs.get("proto"), pairs.get("host")
     return (_last(header_value(headers, "x-forwarded-proto")),
             _last(header_value(headers, "x-forwarded-host")))
 
@@ -154,7 +154,7 @@ def webhook_url(engine: Engine, key: str, *, scope: Mapping[str, Any] | None = N
         prefix = _wsgi_text(environ.get("SCRIPT_NAME") or "")
     host = _valid_host(header_value(headers, "host"))
     if engine.trusted_proxies and in_networks(peer, engine.trusted_proxies):
-        proto, forwarded_host = _forwarded(headers)
+        proto, forwarded_host = _forwarded(headers, engine.forwarded_header)
         if proto and proto.lower() in _DEFAULT_PORTS:
             scheme = proto.lower()
         host = _valid_host(forwarded_host) or host

@@ -1,4 +1,10 @@
-"""Time-ordered unique ids (snowflake style), for executions, jobs and ``$system``."""
+"""Time-ordered unique ids (snowflake style), for executions, jobs and ``$system``.
+
+An id is ``milliseconds since 2020-11-10 (NocoBase's epoch) << 34 | instance << 12 |
+sequence``: 22 random bits tell processes apart (several may share one store), 12 bits count
+within a millisecond. The instance bits are drawn again in a forked child (``gunicorn
+--preload`` forks workers after import), so two workers never share them.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +13,36 @@ import secrets
 import threading
 import time
 
-__all__ = ["INSTANCE_ID", "new_id", "snowflake"]
+__all__ = ["INSTANCE_ID", "instance_id", "new_id", "snowflake"]
 
-# 41 bits of milliseconds since 2020-11-10 (NocoBase's epoch), 10 bits of instance, 12 of sequence.
 _EPOCH_MS = 1605024000_000
-#: A random id of this process; distinguishes processes that share one store.
-INSTANCE_ID = (os.getpid() ^ secrets.randbits(10)) & 0x3FF
 
 _lock = threading.Lock()
 _last_ms = 0
 _sequence = 0
+_instance = secrets.randbits(22)
+#: The id of this process at import (see :func:`instance_id` for the current one).
+INSTANCE_ID = _instance
+
+
+def _after_fork() -> None:
+    global _instance, _last_ms, _sequence, _lock
+    _instance = secrets.randbits(22)
+    _last_ms = 0
+    _sequence = 0
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def instance_id() -> int:
+    """This process's random instance bits."""
+    return _instance
 
 
 def snowflake() -> int:
-    """Return a new 63-bit id, increasing within this process."""
+    """Return a new id, increasing within this process."""
     global _last_ms, _sequence
     with _lock:
         now = int(time.time() * 1000) - _EPOCH_MS
@@ -33,7 +55,7 @@ def snowflake() -> int:
         else:
             _sequence = 0
             _last_ms = now
-        return (now << 22) | (INSTANCE_ID << 12) | _sequence
+        return (now << 34) | (_instance << 12) | _sequence
 
 
 def new_id() -> str:

@@ -77,6 +77,9 @@ _TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailu
 _COLUMNS = ("id, workflow_key, version, status, sync, context, output, response, replay_of, "
             "parent_id, stack, created_at, started_at, finished_at")
 _NOW = "statement_timestamp()"
+#: The workflow key as claims test it: an expression, so the planner never walks the index by
+#: workflow key (through every finished execution of the key) to find the queued ones.
+_KEY = "(workflow_key || '')"
 
 
 # -- values ------------------------------------------------------------------------------------
@@ -199,10 +202,10 @@ class _Sql:
         # take a different one without waiting.
         self.claim = (
             f"WITH due AS (SELECT seq FROM {p}executions WHERE status = 0 AND NOT sync "
-            f"AND workflow_key = ANY(%(keys)s) AND {DUE_AT} <= {_NOW} ORDER BY {DUE_AT} "
+            f"AND {_KEY} = ANY(%(keys)s) AND {DUE_AT} <= {_NOW} ORDER BY {DUE_AT} "
             "LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED), "
             f"queued AS (SELECT seq FROM {p}executions WHERE status IS NULL "
-            "AND workflow_key = ANY(%(keys)s) ORDER BY seq LIMIT 1 "
+            f"AND {_KEY} = ANY(%(keys)s) ORDER BY seq LIMIT 1 "
             "FOR NO KEY UPDATE SKIP LOCKED) "
             f"UPDATE {p}executions AS e SET owner = %(owner)s, "
             f"lease_until = {_NOW} + %(lease)s::float8 * interval '1 second', status = 0, "
@@ -286,10 +289,11 @@ WriteFn = Callable[[Cur, _Batch], Any]
 
 
 class _Write:
-    __slots__ = ("fn", "future")
+    __slots__ = ("durable", "fn", "future")
 
-    def __init__(self, fn: WriteFn) -> None:
+    def __init__(self, fn: WriteFn, durable: bool) -> None:
         self.fn = fn
+        self.durable = durable
         self.future: Future[Any] = Future()
 
 
@@ -325,8 +329,11 @@ class _Writers:
         self._pid = 0
         self._closed = False
 
-    def submit(self, fn: WriteFn) -> Future[Any]:
-        write = _Write(fn)
+    def submit(self, fn: WriteFn, *, durable: bool = True) -> Future[Any]:
+        """Queue a write; ``durable=False`` (claims, lease renewals) lets a transaction of
+        such writes alone commit without waiting for the disk: losing one in a database
+        crash only hands the execution to a worker again, as an expired lease does."""
+        write = _Write(fn, durable)
         with self._ready:
             if self._closed:
                 raise StoreUnavailable("the store is closed")
@@ -343,8 +350,8 @@ class _Writers:
             self._ready.notify()
         return write.future
 
-    def run(self, fn: WriteFn) -> Any:
-        return self.submit(fn).result()
+    def run(self, fn: WriteFn, *, durable: bool = True) -> Any:
+        return self.submit(fn, durable=durable).result()
 
     def close(self, timeout: float = 10.0) -> None:
         with self._ready:
@@ -554,6 +561,13 @@ class PostgresStore:
         try:
             conn: Conn = psycopg.connect(self.conninfo, **self._kwargs(autocommit))
             self._configure(conn)
+            if not autocommit:
+                # A writer's statements all find rows by key or take the first row of an
+                # ordered partial index; a table whose statistics lag (new, or just filled)
+                # must not turn a claim into a bitmap scan and a sort of the whole queue.
+                conn.execute("SELECT set_config('enable_bitmapscan', 'off', false), "
+                             "set_config('enable_sort', 'off', false)")
+                conn.commit()
         except psycopg.Error as exc:
             self._down_until = time.monotonic() + RETRY_DELAY
             raise StoreUnavailable(f"postgresql: cannot connect: {str(exc).strip()}") from exc
@@ -602,9 +616,9 @@ class PostgresStore:
         raise AssertionError("unreachable")
 
     # -- batches ---------------------------------------------------------------------------------
-    def _write(self, fn: WriteFn) -> Any:
+    def _write(self, fn: WriteFn, *, durable: bool = True) -> Any:
         """Run a write on a writer thread (batched with concurrent ones) and wait."""
-        return self._writers.run(fn)
+        return self._writers.run(fn, durable=durable)
 
     def _run_batch(self, conn: Conn | None, batch: list[_Write]) -> Conn | None:
         """Commit ``batch`` in one transaction; answer every write; return the connection."""
@@ -663,6 +677,8 @@ class PostgresStore:
                         results.append(current.fn(cur, batch))
                     except _Refused as refused:
                         results.append(refused)
+                if not any(write.durable for write in writes):
+                    cur.execute("SET LOCAL synchronous_commit = off")
                 if batch.work or batch.timers:
                     timers = " ".join(f"{t:.3f}" for t in sorted(set(batch.timers))[:50])
                     cur.execute("SELECT pg_notify(%s, %s)",
@@ -857,7 +873,7 @@ class PostgresStore:
             row = cur.execute(self.sql.claim, args).fetchone()
             return None if row is None else _execution(row)
 
-        result: Execution | None = self._write(claim)
+        result: Execution | None = self._write(claim, durable=False)
         return result
 
     def detach(self, execution: Execution, owner: str, lease: float) -> None:
@@ -887,7 +903,7 @@ class PostgresStore:
         if not execution_ids:
             return
         args = (float(lease), list(execution_ids), owner)
-        self._write(lambda cur, batch: cur.execute(self.sql.renew, args))
+        self._write(lambda cur, batch: cur.execute(self.sql.renew, args), durable=False)
 
     def cancel(self, execution_id: str) -> Execution | None:
         def cancel(cur: Cur, batch: _Batch) -> Execution | None:

@@ -15,13 +15,17 @@ import math
 import operator
 import re
 import threading
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import jsonpath_ng.jsonpath as _jp  # type: ignore[import-untyped]
-from jsonpath_ng.ext.filter import Expression, Filter  # type: ignore[import-untyped]
-from jsonpath_ng.ext.parser import ExtendedJsonPathParser  # type: ignore[import-untyped]
+import jsonpath_ng.jsonpath as _jp  # type: ignore[import-untyped,unused-ignore]
+from jsonpath_ng.ext.filter import Expression, Filter  # type: ignore[import-untyped,unused-ignore]
+from jsonpath_ng.ext.parser import ExtendedJsonPathParser  # type: ignore[import-untyped,unused-ignore]
+
+# Present from jsonpath-ng 1.9 on.
+_WILDCARD: Any = getattr(_jp, "Wildcard", None)
 
 __all__ = ["MAX_EXPRESSION_LENGTH", "SUPPORTED", "WORK_LIMIT", "JsonPath", "QueryError",
            "compile_jsonpath", "quoted"]
@@ -102,7 +106,10 @@ def _parse(text: str) -> Any:
     global _parser
     # Building the parse tables takes milliseconds, so one parser is shared; PLY parsers
     # keep state while parsing, hence the lock.
-    with _parser_lock:
+    with _parser_lock, warnings.catch_warnings():
+        # jsonpath-ng 1.9+ deprecates spellings (`&`, `|`) that older versions need; the
+        # expression is the workflow author's, so the warning would only be noise here.
+        warnings.simplefilter("ignore", DeprecationWarning)
         if _parser is None:
             _parser = ExtendedJsonPathParser()
         return _parser.parse(text)
@@ -156,6 +163,10 @@ def _flatten(tree: Any, depth: int) -> tuple[tuple[Any, ...], ...]:
             pass
         elif kind is _jp.Fields:
             out.append((_FIELDS, tuple(str(f) for f in node.fields)))
+        elif kind is _WILDCARD:
+            # jsonpath-ng 1.9+ parses `*` and `[*]` as Wildcard (older versions: Fields('*')
+            # and an open Slice); every child, of an object or an array.
+            out.append((_FIELDS, ("*",)))
         elif kind is _jp.Index:
             out.append((_INDEX, tuple(node.indices)))
         elif kind is _jp.Slice:
@@ -302,8 +313,9 @@ def _equal(value: Any, literal: Any) -> bool:
     if isinstance(literal, int | float):
         number = _number(value)
         return number is not None and number == literal
-    if literal == "null" and value is None:
-        return True  # the parser reads `null` and 'null' alike, as the text null
+    if literal is None or (literal == "null" and value is None):
+        # jsonpath-ng 1.9+ reads `null` as None; older versions as the text "null".
+        return value is None
     return isinstance(value, str) and value == literal
 
 

@@ -158,3 +158,28 @@ def uvicorn_command(app: str, port: int) -> list[str]:
     return [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1",
             "--port", str(port), "--workers", "1", "--log-level", "warning",
             "--no-access-log"]
+
+
+def gunicorn_command(app: str, port: int, *, threads: int = 1) -> list[str]:
+    """gunicorn with one worker serving ``app`` (``module:factory()``): the sync worker, or
+    the gthread worker when ``threads`` > 1."""
+    worker = ["-k", "gthread", "--threads", str(threads)] if threads > 1 else ["-k", "sync"]
+    return [sys.executable, "-m", "gunicorn", "--workers", "1", *worker, "--bind",
+            f"127.0.0.1:{port}", "--log-level", "warning", app]
+
+
+def server_flavour() -> str:
+    """Which uvicorn HTTP parser and event loop ``auto`` picks here, and the versions."""
+    from importlib.metadata import PackageNotFoundError, version
+    from importlib.util import find_spec
+
+    def have(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    http = "httptools" if find_spec("httptools") else "h11"
+    loop = "uvloop" if find_spec("uvloop") else "asyncio"
+    return (f"uvicorn {have('uvicorn')} ({http}, {loop} loop), gunicorn {have('gunicorn')}, "
+            f"wrk {'installed' if shutil.which('wrk') else 'missing: Python client'}")

@@ -1,11 +1,10 @@
-"""The ``webhook-workflow`` command: ``serve``, ``validate``, ``paths`` and ``run``."""
+"""The ``webhook-workflow`` command: the parser, ``serve``, ``validate``, ``paths``, ``run`` and
+``graph`` (the execution-log commands are in :mod:`.cli_log`)."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,100 +12,22 @@ from typing import Any, TextIO
 
 from multidict import CIMultiDict
 
-from .definition.load import DEFINITION_SUFFIXES
+from .cli_common import UsageError, definition_files, engine_from_args
+from .cli_log import cmd_execution, cmd_executions, cmd_replay, response_body, trace
 from .engine import Engine
 from .errors import DefinitionError, StoreUnavailable
 from .gateway import Acknowledgement, SyncRun
 from .http.response import CoreResponse
 from .runtime.records import Execution
-from .runtime.status import Status, execution_status_name, status_from_value
+from .runtime.status import Status
 from .variables.paths import paths_from_json, paths_from_url
 from .variables.templates import json_default
 
 __all__ = ["main"]
 
 
-class UsageError(Exception):
-    """A command-line mistake: printed on stderr, exit status 2."""
-
-
-def _definition_files(paths: Sequence[str]) -> list[Path]:
-    files: list[Path] = []
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir()
-                                if p.suffix.lower() in DEFINITION_SUFFIXES))
-        elif path.exists():
-            files.append(path)
-        else:
-            raise UsageError(f"{name}: no such file or directory")
-    return files
-
-
-def _read_env_file(name: str) -> dict[str, str]:
-    env: dict[str, str] = {}
-    try:
-        lines = Path(name).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UsageError(f"--env-file {name}: {exc.strerror or exc}") from None
-    for number, line in enumerate(lines, 1):
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        if text.startswith("export "):
-            text = text[7:].lstrip()
-        key, eq, value = text.partition("=")
-        if not eq or not key.strip():
-            raise UsageError(f"--env-file {name}:{number}: expected NAME=value")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        env[key.strip()] = value
-    return env
-
-
-def _env(args: argparse.Namespace) -> dict[str, str]:
-    env: dict[str, str] = {}
-    if getattr(args, "env_file", None):
-        env.update(_read_env_file(args.env_file))
-    for item in getattr(args, "env", None) or []:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise UsageError(f"--env {item!r}: expected NAME=value")
-        env[key] = value
-    return env
-
-
-def _engine(args: argparse.Namespace) -> Engine:
-    """The engine named by ``--app``, or a new one with ``--store`` and ``--env``."""
-    env = _env(args)
-    app = getattr(args, "app", None)
-    if not app:
-        store = getattr(args, "store", None) or "memory"
-        try:
-            return Engine(store, env=env)
-        except ValueError as exc:
-            raise UsageError(f"--store: {exc}") from None
-    module_name, colon, attr = app.partition(":")
-    if not colon or not attr:
-        raise UsageError(f"--app {app!r}: expected module:attribute")
-    sys.path.insert(0, os.getcwd())
-    try:
-        target: Any = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise UsageError(f"--app {app}: {exc}") from None
-    if not isinstance(target, Engine) and callable(target):
-        target = target()
-    if not isinstance(target, Engine):
-        raise UsageError(f"--app {app}: not an Engine (nor a function returning one)")
-    if env:
-        target.env = {**target.env, **env}
-    return target
-
-
 def _load(engine: Engine, paths: Sequence[str]) -> list[Any]:
-    return [engine.add_workflow(file) for file in _definition_files(paths)]
+    return [engine.add_workflow(file) for file in definition_files(paths)]
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -117,9 +38,9 @@ def _located(file: Any, exc: DefinitionError) -> str:
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    engine = _engine(args)
+    engine = engine_from_args(args)
     failed = False
-    for file in _definition_files(args.paths):
+    for file in definition_files(args.paths):
         try:
             engine.add_workflow(file)
         except DefinitionError as exc:
@@ -145,7 +66,7 @@ def cmd_paths(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    engine = _engine(args)
+    engine = engine_from_args(args)
     try:
         workflow = engine.add_workflow(args.path)
     except DefinitionError as exc:
@@ -188,148 +109,21 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             execution = found[0] if found and response.status < 300 else None
     engine.close()
     answer = {"status": response.status, "headers": [list(h) for h in response.headers],
-              "body": _body(response)}
+              "body": response_body(response)}
     if args.format == "json":
         record = execution.to_dict() if execution is not None else None
         json.dump({"execution": record, "response": answer}, out, default=json_default,
                   ensure_ascii=False, indent=2)
         out.write("\n")
     else:
-        _trace(execution, answer, out)
+        trace(execution, answer, out)
     return 0 if execution is not None and execution.status == Status.RESOLVED else 1
-
-
-def _body(response: CoreResponse) -> Any:
-    text = response.body.decode("utf-8", "replace")
-    content_type = next((v for n, v in response.headers if n.lower() == "content-type"), "")
-    if "json" in content_type:
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return text
-
-
-def _short(value: Any, width: int = 60) -> str:
-    text = json.dumps(value, default=json_default, ensure_ascii=False, separators=(",", ":"))
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _trace(execution: Execution | None, answer: dict[str, Any] | None, out: TextIO,
-           logs: bool = False) -> None:
-    if execution is None:
-        print("no execution (the request was refused)", file=out)
-    else:
-        status = execution_status_name(execution.status)
-        took = ""
-        if execution.started_at and execution.finished_at:
-            ms = (execution.finished_at - execution.started_at).total_seconds() * 1000
-            took = f" in {ms:.1f} ms"
-        print(f"execution {execution.id}  {execution.workflow_key} v{execution.version}  "
-              f"{status}{took}", file=out)
-        width = max((len(j.node_key) for j in execution.jobs), default=4)
-        print(f"  context: {_short(execution.context, 100)}", file=out)
-        for job in execution.jobs:
-            took = ""
-            if job.started_at and job.finished_at:
-                took = f"{(job.finished_at - job.started_at).total_seconds() * 1000:.1f} ms"
-            print(f"  {job.node_key:<{width}}  {Status(job.status).name:<9} {took:>9}  "
-                  f"{_short(job.result)}", file=out)
-            if logs and job.log:
-                for line in job.log.rstrip().splitlines():
-                    print(f"      | {line}", file=out)
-        if execution.output is not None:
-            print(f"output: {_short(execution.output)}", file=out)
-    if answer is not None:
-        print(f"response: {answer['status']} {_short(answer['body'])}", file=out)
-
-
-def _store_engine(args: argparse.Namespace) -> Engine:
-    """An engine on ``--store`` for reading the execution log (starts no workers)."""
-    try:
-        return Engine(args.store)
-    except ValueError as exc:
-        raise UsageError(f"--store: {exc}") from None
-
-
-def cmd_executions(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    engine = _store_engine(args)
-    status: Any = args.status
-    if status is not None and status.lower() != "queued":
-        try:
-            status = status_from_value(status)
-        except ValueError as exc:
-            raise UsageError(f"--status: {exc}") from None
-    elif status is not None:
-        status = "queued"
-    rows = engine.executions(args.workflow, status=status, limit=args.limit)
-    if args.format == "json":
-        json.dump([r.to_dict() for r in rows], out, default=json_default, ensure_ascii=False,
-                  indent=2)
-        out.write("\n")
-    else:
-        for row in rows:
-            took = ""
-            if row.started_at and row.finished_at:
-                took = f"{(row.finished_at - row.started_at).total_seconds() * 1000:.0f} ms"
-            print(f"{row.id}  {row.created_at:%Y-%m-%d %H:%M:%S}  {row.workflow_key} "
-                  f"v{row.version}  {execution_status_name(row.status):<8} "
-                  f"{'sync' if row.sync else 'async'}  {len(row.jobs)} jobs  {took}".rstrip(),
-                  file=out)
-    engine.store.close()
-    return 0
-
-
-def cmd_execution(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    engine = _store_engine(args)
-    execution = engine.get_execution(args.id)
-    engine.store.close()
-    if execution is None:
-        print(f"no execution {args.id} in {args.store}", file=err)
-        return 1
-    if args.format == "json":
-        json.dump(execution.to_dict(), out, default=json_default, ensure_ascii=False, indent=2)
-        out.write("\n")
-    else:
-        answer = execution.response
-        if answer is not None:
-            stored = CoreResponse(answer["status"], [tuple(h) for h in answer["headers"]],
-                                  str(answer["body"]).encode("utf-8"))
-            answer = {**answer, "body": _body(stored)}
-        _trace(execution, answer, out, logs=True)
-    return 0
-
-
-def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    if not getattr(args, "app", None):
-        args.store = args.store or "sqlite:///webhook-workflow.db"
-    engine = _engine(args)
-    try:
-        execution = engine.replay(args.id)
-    except KeyError as exc:
-        print(f"cannot replay {args.id}: {exc.args[0]} is not in the store", file=err)
-        engine.close()
-        return 1
-    except DefinitionError as exc:
-        print(f"cannot replay {args.id}: its workflow does not compile here: {exc}", file=err)
-        engine.close()
-        return 1
-    if execution.status is None:
-        engine.drain(timeout=args.timeout)
-        execution = engine.get_execution(execution.id) or execution
-    engine.close()
-    if args.format == "json":
-        json.dump(execution.to_dict(), out, default=json_default, ensure_ascii=False, indent=2)
-        out.write("\n")
-    else:
-        _trace(execution, execution.response, out)
-    return 0 if execution.status == Status.RESOLVED else 1
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .serve import serve
 
-    engine = _engine(args)
+    engine = engine_from_args(args)
     try:
         workflows = _load(engine, args.paths)
     except DefinitionError as exc:
@@ -343,7 +137,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .graph import to_mermaid
 
-    engine = _engine(args)
+    engine = engine_from_args(args)
     try:
         workflow = engine.add_workflow(args.path)
     except DefinitionError as exc:

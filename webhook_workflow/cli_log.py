@@ -1,0 +1,149 @@
+"""The execution-log subcommands (``executions``, ``execution``, ``replay``) and the readable
+trace of a run that ``run --format text`` prints too."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, TextIO
+
+from .cli_common import UsageError, engine_from_args
+from .engine import Engine
+from .errors import DefinitionError
+from .http.response import CoreResponse
+from .runtime.records import Execution
+from .runtime.status import Status, execution_status_name, status_from_value
+from .variables.templates import json_default
+
+__all__ = ["cmd_execution", "cmd_executions", "cmd_replay", "response_body", "trace"]
+
+
+def response_body(response: CoreResponse) -> Any:
+    """An answer's body: parsed when it is JSON, else text."""
+    text = response.body.decode("utf-8", "replace")
+    content_type = next((v for n, v in response.headers if n.lower() == "content-type"), "")
+    if "json" in content_type:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = json.dumps(value, default=json_default, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def trace(execution: Execution | None, answer: dict[str, Any] | None, out: TextIO,
+          logs: bool = False) -> None:
+    """A readable account of a run: node by node, then the output and the answer."""
+    if execution is None:
+        print("no execution (the request was refused)", file=out)
+    else:
+        status = execution_status_name(execution.status)
+        took = ""
+        if execution.started_at and execution.finished_at:
+            ms = (execution.finished_at - execution.started_at).total_seconds() * 1000
+            took = f" in {ms:.1f} ms"
+        print(f"execution {execution.id}  {execution.workflow_key} v{execution.version}  "
+              f"{status}{took}", file=out)
+        width = max((len(j.node_key) for j in execution.jobs), default=4)
+        print(f"  context: {_short(execution.context, 100)}", file=out)
+        for job in execution.jobs:
+            took = ""
+            if job.started_at and job.finished_at:
+                took = f"{(job.finished_at - job.started_at).total_seconds() * 1000:.1f} ms"
+            print(f"  {job.node_key:<{width}}  {Status(job.status).name:<9} {took:>9}  "
+                  f"{_short(job.result)}", file=out)
+            if logs and job.log:
+                for line in job.log.rstrip().splitlines():
+                    print(f"      | {line}", file=out)
+        if execution.output is not None:
+            print(f"output: {_short(execution.output)}", file=out)
+    if answer is not None:
+        print(f"response: {answer['status']} {_short(answer['body'])}", file=out)
+
+
+def _store_engine(args: argparse.Namespace) -> Engine:
+    """An engine on ``--store`` for reading the execution log (starts no workers)."""
+    try:
+        return Engine(args.store)
+    except ValueError as exc:
+        raise UsageError(f"--store: {exc}") from None
+
+
+def cmd_executions(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    engine = _store_engine(args)
+    status: Any = args.status
+    if status is not None and status.lower() != "queued":
+        try:
+            status = status_from_value(status)
+        except ValueError as exc:
+            raise UsageError(f"--status: {exc}") from None
+    elif status is not None:
+        status = "queued"
+    rows = engine.executions(args.workflow, status=status, limit=args.limit)
+    if args.format == "json":
+        json.dump([r.to_dict() for r in rows], out, default=json_default, ensure_ascii=False,
+                  indent=2)
+        out.write("\n")
+    else:
+        for row in rows:
+            took = ""
+            if row.started_at and row.finished_at:
+                took = f"{(row.finished_at - row.started_at).total_seconds() * 1000:.0f} ms"
+            print(f"{row.id}  {row.created_at:%Y-%m-%d %H:%M:%S}  {row.workflow_key} "
+                  f"v{row.version}  {execution_status_name(row.status):<8} "
+                  f"{'sync' if row.sync else 'async'}  {len(row.jobs)} jobs  {took}".rstrip(),
+                  file=out)
+    engine.store.close()
+    return 0
+
+
+def cmd_execution(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    engine = _store_engine(args)
+    execution = engine.get_execution(args.id)
+    engine.store.close()
+    if execution is None:
+        print(f"no execution {args.id} in {args.store}", file=err)
+        return 1
+    if args.format == "json":
+        json.dump(execution.to_dict(), out, default=json_default, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        answer = execution.response
+        if answer is not None:
+            stored = CoreResponse(answer["status"], [tuple(h) for h in answer["headers"]],
+                                  str(answer["body"]).encode("utf-8"))
+            answer = {**answer, "body": response_body(stored)}
+        trace(execution, answer, out, logs=True)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if not getattr(args, "app", None):
+        args.store = args.store or "sqlite:///webhook-workflow.db"
+    engine = engine_from_args(args)
+    try:
+        execution = engine.replay(args.id)
+    except KeyError as exc:
+        print(f"cannot replay {args.id}: {exc.args[0]} is not in the store", file=err)
+        engine.close()
+        return 1
+    except DefinitionError as exc:
+        print(f"cannot replay {args.id}: its workflow does not compile here: {exc}", file=err)
+        engine.close()
+        return 1
+    if execution.status is None:
+        engine.drain(timeout=args.timeout)
+        execution = engine.get_execution(execution.id) or execution
+    engine.close()
+    if args.format == "json":
+        json.dump(execution.to_dict(), out, default=json_default, ensure_ascii=False, indent=2)
+        out.write("\n")
+    else:
+        trace(execution, execution.response, out)
+    return 0 if execution.status == Status.RESOLVED else 1
+
+

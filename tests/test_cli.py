@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -154,3 +155,21 @@ def test_custom_node_example_runs() -> None:
                            "examples.custom_node:make_engine", "--body", '{"title": "A B"}')
     assert code == 0
     assert json.loads(out)["response"]["body"]["slug"] == "a-b"
+
+
+def test_migrate_refuses_sqlite_and_reports_postgres() -> None:
+    code, _, err = run_cli("migrate", "--store", "sqlite:///x.db")
+    assert code == 2 and "PostgreSQL" in err
+    url = os.environ.get("WEBHOOK_WORKFLOW_TEST_POSTGRES")
+    if not url:
+        pytest.skip("set WEBHOOK_WORKFLOW_TEST_POSTGRES to run against PostgreSQL")
+    from webhook_workflow.store.postgres import drop_tables
+
+    target = url + ("&" if "?" in url else "?") + "prefix=wwclitest_"
+    try:
+        code, out, _ = run_cli("migrate", "--store", target)
+        assert code == 0 and "schema created at version" in out
+        code, out, _ = run_cli("migrate", "--store", target)
+        assert code == 0 and "up to date" in out
+    finally:
+        drop_tables(target)

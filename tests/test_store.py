@@ -1,8 +1,11 @@
-"""The Store contract, proven on every store: memory and SQLite."""
+"""The Store contract, proven on every store: memory, SQLite and PostgreSQL (the last one on
+the server named by ``WEBHOOK_WORKFLOW_TEST_POSTGRES``, else skipped)."""
 
 from __future__ import annotations
 
+import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,14 +17,26 @@ from webhook_workflow.store.base import Store
 from webhook_workflow.store.memory import MemoryStore
 from webhook_workflow.store.sqlite import SQLiteStore
 
+POSTGRES = os.environ.get("WEBHOOK_WORKFLOW_TEST_POSTGRES", "")
 
-@pytest.fixture(params=["memory", "sqlite"])
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     made: Store
     if request.param == "memory":
         made = MemoryStore(max_queue=5)
-    else:
+    elif request.param == "sqlite":
         made = SQLiteStore(str(tmp_path / "store.db"), max_queue=5)
+    else:
+        if not POSTGRES:
+            pytest.skip("set WEBHOOK_WORKFLOW_TEST_POSTGRES=postgresql://user@host/db to run "
+                        "the contract on PostgreSQL")
+        pytest.importorskip("psycopg_pool", reason="pip install 'webhook-workflow[postgres]'")
+        from webhook_workflow.store.postgres import PostgresStore, drop_tables
+
+        url = f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}prefix=t{uuid.uuid4().hex[:12]}_"
+        made = PostgresStore.from_url(url, max_queue=5)
+        request.addfinalizer(lambda: drop_tables(url))
     yield made
     made.close()
 

@@ -134,6 +134,22 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return serve(engine, host=args.host, port=args.port, server=args.server, out=out)
 
 
+def cmd_migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if not args.store.startswith(("postgresql:", "postgres:")):
+        raise UsageError("--store: migrate manages PostgreSQL schemas (postgresql://...); "
+                         "the SQLite store migrates itself when it is opened")
+    try:
+        from .store.postgres import migrate
+    except ImportError:
+        raise UsageError("the PostgreSQL store needs: pip install "
+                         "'webhook-workflow[postgres]'") from None
+    try:
+        print(migrate(args.store), file=out)
+    except ValueError as exc:
+        raise UsageError(f"--store: {exc}") from None
+    return 0
+
+
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .graph import to_mermaid
 
@@ -218,6 +234,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="seconds to wait for an async workflow (default 30)")
     engine_options(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("migrate", help="create or update a PostgreSQL store's schema")
+    p.add_argument("--store", required=True, help="postgresql://user@host/db[?prefix=ww_]")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("graph", help="print a workflow as a Mermaid flowchart")
     p.add_argument("path", metavar="PATH", help="definition file")

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Collection
 
+from ..errors import StoreUnavailable
 from ..store.base import Store
 from .ids import new_id
 from .records import Execution
@@ -47,6 +48,7 @@ class Dispatcher:
         self._running = 0
         self._stopping = False
         self._halt = threading.Event()
+        self._unsubscribe: Callable[[], None] | None = None
 
     @property
     def started(self) -> bool:
@@ -69,6 +71,14 @@ class Dispatcher:
                                          name="webhook-workflow-heartbeat")
             self._threads.append(heartbeat)
             heartbeat.start()
+            # A store that announces new work (PostgreSQL LISTEN/NOTIFY) wakes idle workers
+            # at once, also for work added by other hosts; polling stays as the fallback.
+            subscribe = getattr(self.store, "subscribe", None)
+            if subscribe is not None and self._unsubscribe is None:
+                try:
+                    self._unsubscribe = subscribe(self.notify)
+                except Exception:
+                    logger.exception("subscribing to the store's announcements failed")
 
     def _heartbeat(self) -> None:
         """Renew the leases of running executions; apply retention now and then."""
@@ -107,6 +117,8 @@ class Dispatcher:
                 self._running += 1
             try:
                 execution = self.store.claim(self.owner, self._keys(), self.lease)
+            except StoreUnavailable as exc:  # an outage: one line, not a traceback a tick
+                logger.warning("claiming an execution failed: %s", exc)
             except Exception:  # a store hiccup must not kill the worker
                 logger.exception("claiming an execution failed")
             if execution is None:
@@ -153,6 +165,9 @@ class Dispatcher:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the workers after their current execution."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         with self._wake:
             self._stopping = True
             self._halt.set()

@@ -32,7 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -66,6 +66,8 @@ MAX_BATCH = 256
 RETRY_DELAY = 0.25
 #: Timers a listener keeps in memory at most (the workers' polling finds the others).
 MAX_TIMERS = 10_000
+#: Jobs written per statement at most (9 parameters each; PostgreSQL takes 65,535).
+JOBS_PER_STATEMENT = 500
 #: Rows deleted per statement by :meth:`PostgresStore.prune`.
 PRUNE_CHUNK = 5_000
 #: The store's own URL options; every other one goes to libpq (``sslmode``, ``options``...).
@@ -99,9 +101,14 @@ def _from_epoch(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0].strip() if lines else type(exc).__name__
+
+
 def _unavailable(exc: BaseException) -> BaseException:
     if isinstance(exc, psycopg.Error):
-        return StoreUnavailable(f"postgresql: {str(exc).strip() or type(exc).__name__}")
+        return StoreUnavailable(f"postgresql: {_first_line(exc)}")
     if isinstance(exc, PoolTimeout):
         return StoreUnavailable(f"postgresql: no connection available ({exc})")
     return exc
@@ -168,12 +175,13 @@ class _Sql:
             f"INSERT INTO {p}executions ({_COLUMNS}, lease_until) VALUES "
             "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
             f"{_NOW} + %s::float8 * interval '1 second')")
-        self.jobs = (
-            f"INSERT INTO {p}jobs (id, execution_id, node_key, status, result, log, meta, "
-            "started_at, finished_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
+        self._jobs_head = (f"INSERT INTO {p}jobs (id, execution_id, node_key, status, result, "
+                           "log, meta, started_at, finished_at) VALUES ")
+        self._jobs_tail = (
+            " ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
             "result = excluded.result, log = excluded.log, meta = excluded.meta, "
             "started_at = excluded.started_at, finished_at = excluded.finished_at")
+        self._jobs: dict[tuple[str, int], str] = {}
         self.remember_key = (
             f"INSERT INTO {p}idempotency AS i (workflow_key, key, execution_id, answer, "
             f"expires_at) VALUES (%s, %s, %s, %s, {_NOW} + %s::float8 * interval '1 second') "
@@ -248,8 +256,41 @@ class _Sql:
         self.max_version = f"SELECT max(version) FROM {p}workflow_versions WHERE workflow_key = %s"
         self.load_version = (f"SELECT definition FROM {p}workflow_versions "
                              "WHERE workflow_key = %s AND version = %s")
+        self.timers = (
+            f"SELECT extract(epoch FROM {DUE_AT})::float8 FROM {p}executions "
+            f"WHERE status = 0 AND NOT sync AND owner IS NULL AND {DUE_AT} > {_NOW} "
+            f"AND {DUE_AT} < 'infinity'::timestamptz ORDER BY {DUE_AT} LIMIT {MAX_TIMERS // 10}")
         self.queued = f"SELECT count(*) FROM {p}executions WHERE status IS NULL"
         self.queued_of = self.queued + " AND workflow_key = ANY(%s)"
+
+    def jobs(self, count: int, after: str = "") -> str:
+        """Insert or update ``count`` jobs in one statement; ``after`` (an UPDATE of the
+        execution) runs first in the same statement: one round trip for both."""
+        key = (after, count)
+        query = self._jobs.get(key)
+        if query is None:
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * count)
+            query = self._jobs_head + values + self._jobs_tail
+            if after:
+                query = f"WITH done AS ({after}) {query}"
+            if len(self._jobs) < 512:
+                self._jobs[key] = query
+        return query
+
+
+def _write_jobs(cur: Cur, sql: _Sql, rows: Sequence[tuple[Any, ...]], after: str = "",
+                args: Sequence[Any] = ()) -> None:
+    """``after`` with ``args`` (an UPDATE of the execution), then the job rows, in as few
+    statements as the parameter limit allows (usually one)."""
+    if not rows:
+        if after:
+            cur.execute(after, args)
+        return
+    for start in range(0, len(rows), JOBS_PER_STATEMENT):
+        chunk = rows[start:start + JOBS_PER_STATEMENT]
+        cur.execute(sql.jobs(len(chunk), after),
+                    [*args, *(value for row in chunk for value in row)])
+        after, args = "", ()
 
 
 def _execution(row: Sequence[Any]) -> Execution:
@@ -289,18 +330,19 @@ WriteFn = Callable[[Cur, _Batch], Any]
 
 
 class _Write:
-    __slots__ = ("durable", "fn", "future")
+    __slots__ = ("fn", "future", "pipelined")
 
-    def __init__(self, fn: WriteFn, durable: bool) -> None:
+    def __init__(self, fn: WriteFn, pipelined: bool) -> None:
         self.fn = fn
-        self.durable = durable
+        self.pipelined = pipelined
         self.future: Future[Any] = Future()
 
 
 class _Failed(Exception):
-    """One write of a batch failed (the transaction was rolled back)."""
+    """A write of a batch failed (``write``: which one, if known); the transaction was rolled
+    back."""
 
-    def __init__(self, write: _Write, error: BaseException, transient: bool) -> None:
+    def __init__(self, write: _Write | None, error: BaseException, transient: bool) -> None:
         super().__init__(str(error))
         self.write = write
         self.error = error
@@ -329,11 +371,10 @@ class _Writers:
         self._pid = 0
         self._closed = False
 
-    def submit(self, fn: WriteFn, *, durable: bool = True) -> Future[Any]:
-        """Queue a write; ``durable=False`` (claims, lease renewals) lets a transaction of
-        such writes alone commit without waiting for the disk: losing one in a database
-        crash only hands the execution to a worker again, as an expired lease does."""
-        write = _Write(fn, durable)
+    def submit(self, fn: WriteFn, *, pipelined: bool = False) -> Future[Any]:
+        """Queue a write; ``pipelined``: it reads no result (its statements may go out
+        without waiting for each answer)."""
+        write = _Write(fn, pipelined)
         with self._ready:
             if self._closed:
                 raise StoreUnavailable("the store is closed")
@@ -350,8 +391,8 @@ class _Writers:
             self._ready.notify()
         return write.future
 
-    def run(self, fn: WriteFn, *, durable: bool = True) -> Any:
-        return self.submit(fn, durable=durable).result()
+    def run(self, fn: WriteFn, *, pipelined: bool = False) -> Any:
+        return self.submit(fn, pipelined=pipelined).result()
 
     def close(self, timeout: float = 10.0) -> None:
         with self._ready:
@@ -412,9 +453,9 @@ class _Listener:
             seen = self._woken
             return self._lock.wait_for(lambda: self._woken != seen, timeout)
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self, timeout: float = 2.0, *, wait: bool = True) -> None:
         self._stop.set()
-        if self._thread is not threading.current_thread():
+        if wait and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
     def _fire(self, times: int) -> None:
@@ -460,6 +501,8 @@ class _Listener:
                 try:
                     conn = self._store._connect(autocommit=True)
                     conn.execute(f"LISTEN {self._store.sql.channel}")
+                    # Timers set before this listener listened (by any host, any time).
+                    upcoming = conn.execute(self._store.sql.timers).fetchall()
                 except (psycopg.Error, StoreUnavailable):
                     if conn is not None:
                         with suppress(Exception):
@@ -467,6 +510,8 @@ class _Listener:
                     conn = None
                     self._stop.wait(min(1.0, self._due()) or RETRY_DELAY)
                     continue
+                with self._lock:
+                    self._timers = sorted({*self._timers, *(row[0] for row in upcoming)})
                 self._fire(1)  # work may have been announced while nobody listened
             try:
                 for notice in conn.notifies(timeout=min(0.5, self._due()) or 0.01,
@@ -546,11 +591,21 @@ class PostgresStore:
 
     def _configure(self, conn: Conn) -> None:
         set_json_loads(loads, conn)  # the library's codec (orjson with the speed extra)
-        if self.synchronous_commit is not None:
-            conn.execute("SELECT set_config('synchronous_commit', %s, false)",
-                         (self.synchronous_commit,))
-            if not conn.autocommit:
-                conn.commit()
+        # Every statement of the store finds rows by key or takes the first rows of an
+        # ordered (partial) index; a table whose statistics lag (new, or just filled) must
+        # not turn a claim into a bitmap scan and a sort of the whole queue.
+        settings = {"enable_bitmapscan": "off", "enable_sort": "off"}
+        if conn.autocommit:
+            # Pooled connections claim, renew leases, read and prune: nothing an ack relies
+            # on. A claim lost in a database crash hands the execution to a worker again,
+            # as an expired lease does, so these commits need not wait for the disk.
+            settings["synchronous_commit"] = "off"
+        elif self.synchronous_commit is not None:
+            settings["synchronous_commit"] = self.synchronous_commit
+        conn.execute("SELECT " + ", ".join("set_config(%s, %s, false)" for _ in settings),
+                     [value for pair in settings.items() for value in pair])
+        if not conn.autocommit:
+            conn.commit()
 
     def _connect(self, *, autocommit: bool = False) -> Conn:
         """A new connection; fails at once (StoreUnavailable) right after a failed attempt."""
@@ -561,16 +616,9 @@ class PostgresStore:
         try:
             conn: Conn = psycopg.connect(self.conninfo, **self._kwargs(autocommit))
             self._configure(conn)
-            if not autocommit:
-                # A writer's statements all find rows by key or take the first row of an
-                # ordered partial index; a table whose statistics lag (new, or just filled)
-                # must not turn a claim into a bitmap scan and a sort of the whole queue.
-                conn.execute("SELECT set_config('enable_bitmapscan', 'off', false), "
-                             "set_config('enable_sort', 'off', false)")
-                conn.commit()
         except psycopg.Error as exc:
             self._down_until = time.monotonic() + RETRY_DELAY
-            raise StoreUnavailable(f"postgresql: cannot connect: {str(exc).strip()}") from exc
+            raise StoreUnavailable(f"postgresql: cannot connect: {_first_line(exc)}") from exc
         self._down_until = 0.0
         return conn
 
@@ -616,14 +664,21 @@ class PostgresStore:
         raise AssertionError("unreachable")
 
     # -- batches ---------------------------------------------------------------------------------
-    def _write(self, fn: WriteFn, *, durable: bool = True) -> Any:
+    def _write(self, fn: WriteFn, *, pipelined: bool = False) -> Any:
         """Run a write on a writer thread (batched with concurrent ones) and wait."""
-        return self._writers.run(fn, durable=durable)
+        return self._writers.run(fn, pipelined=pipelined)
 
     def _run_batch(self, conn: Conn | None, batch: list[_Write]) -> Conn | None:
-        """Commit ``batch`` in one transaction; answer every write; return the connection."""
+        """Commit ``batch`` in one transaction; answer every write; return the connection.
+
+        A write whose statement fails is answered with its error and the others run again
+        without it (nothing of a failed transaction is committed); deadlocks and
+        serialization failures are retried. A connection the database closed (a restart)
+        is replaced once; a connection lost while committing fails every write of the batch
+        (the outcome is unknown, so none is acknowledged)."""
         writes = [w for w in batch if w.future.set_running_or_notify_cancel()]
         fresh = False  # True once this batch ran on a connection opened for it
+        pipelined = all(w.pipelined for w in writes)
         tries = 0
         while writes:
             if conn is None or conn.closed:
@@ -635,9 +690,16 @@ class PostgresStore:
                     return None
                 fresh = True
             try:
-                results, announced = self._transaction(conn, writes)
+                results, announced = self._transaction(conn, writes, pipelined)
             except _Failed as failed:
                 tries += 1
+                if failed.write is None:  # not known which write failed: one by one
+                    if pipelined:
+                        pipelined = False
+                        continue
+                    for write in writes:
+                        write.future.set_exception(_unavailable(failed.error))
+                    return conn
                 if failed.transient and tries < 4:
                     continue
                 failed.write.future.set_exception(_unavailable(failed.error))
@@ -651,7 +713,7 @@ class PostgresStore:
                     error = StoreUnavailable(
                         "postgresql: the connection broke while committing; the writes may or "
                         "may not be recorded" if lost.committing else
-                        f"postgresql: {str(lost.error).strip()}")
+                        f"postgresql: {_first_line(lost.error)}")
                     for write in writes:
                         write.future.set_exception(error)
                     return None
@@ -665,34 +727,40 @@ class PostgresStore:
             return conn
         return conn
 
-    def _transaction(self, conn: Conn, writes: list[_Write]) -> tuple[list[Any], _Batch]:
+    def _transaction(self, conn: Conn, writes: list[_Write],
+                     pipelined: bool) -> tuple[list[Any], _Batch]:
+        """Run ``writes`` in one transaction and commit. ``pipelined``: their statements go
+        out without waiting for each answer (one round trip for a batch of inserts); an
+        error then cannot be traced to its write (:class:`_Failed` without one)."""
         batch = _Batch()
         results: list[Any] = []
         current: _Write | None = None
         committing = False
         try:
             with conn.cursor() as cur:
-                for current in writes:
-                    try:
-                        results.append(current.fn(cur, batch))
-                    except _Refused as refused:
-                        results.append(refused)
-                if not any(write.durable for write in writes):
-                    cur.execute("SET LOCAL synchronous_commit = off")
-                if batch.work or batch.timers:
-                    timers = " ".join(f"{t:.3f}" for t in sorted(set(batch.timers))[:50])
-                    cur.execute("SELECT pg_notify(%s, %s)",
-                                (self.sql.channel, f"{self.origin} {batch.work} {timers}"))
+                with conn.pipeline() if pipelined else nullcontext():
+                    for write in writes:
+                        current = None if pipelined else write
+                        try:
+                            results.append(write.fn(cur, batch))
+                        except _Refused as refused:
+                            results.append(refused)
+                    current = None
+                    if batch.work or batch.timers:
+                        # Milliseconds, rounded up: a timer never fires before it is due.
+                        timers = " ".join(f"{t + 0.0005:.3f}"
+                                          for t in sorted(set(batch.timers))[:50])
+                        cur.execute("SELECT pg_notify(%s, %s)",
+                                    (self.sql.channel, f"{self.origin} {batch.work} {timers}"))
                 committing = True
-                current = None
                 conn.commit()
         except Exception as exc:
             if conn.broken or conn.closed:
                 raise _Lost(exc, committing) from exc
             with suppress(Exception):
                 conn.rollback()
-            if current is None:  # COMMIT itself refused: every write of the batch failed
-                raise _Lost(exc, True) from exc
+            if committing:  # COMMIT itself refused: every write of the batch failed
+                raise _Failed(None, exc, False) from exc
             raise _Failed(current, exc, isinstance(exc, _TRANSIENT)) from exc
         return results, batch
 
@@ -778,35 +846,34 @@ class PostgresStore:
 
         def insert(cur: Cur, batch: _Batch) -> IdempotencyRecord | None:
             if queued and self.max_queue:
-                self._check_queue(cur)
+                self._check_queue(cur, batch)
             if key is not None:
                 found = self._remembered(cur, key)
                 if found is not None:
                     return found
-            cur.execute(self.sql.insert, row)
-            if jobs:
-                cur.executemany(self.sql.jobs, jobs)
+            _write_jobs(cur, self.sql, jobs, self.sql.insert, row)
             if queued:
                 batch.queued += 1
                 batch.work += 1
             return None
 
         try:
-            future: Future[IdempotencyRecord | None] = self._writers.submit(insert)
+            future: Future[IdempotencyRecord | None] = self._writers.submit(
+                insert, pipelined=key is None)
         except StoreUnavailable as exc:
             future = Future()
             future.set_exception(exc)
         return future
 
-    def _check_queue(self, cur: Cur) -> None:
+    def _check_queue(self, cur: Cur, batch: _Batch) -> None:
         # Counting on every insert would cost O(queue); a count refreshed each second plus
         # the inserts since is exact enough for a bound that only guards against overload.
         if time.monotonic() - self._queued_at > 1.0:
             row = cur.execute(self.sql.count_queued, (self.max_queue,)).fetchone()
-            with self._lock:
-                self._queued = int(row[0]) if row else 0
+            with self._lock:  # the count sees this batch's inserts, added after its commit
+                self._queued = (int(row[0]) if row else 0) - batch.queued
                 self._queued_at = time.monotonic()
-        if self._queued >= self.max_queue:
+        if self._queued + batch.queued >= self.max_queue:
             raise _Refused(f"queue full ({self.max_queue} executions waiting)")
 
     def _remembered(self, cur: Cur, key: tuple[Any, ...]) -> IdempotencyRecord | None:
@@ -828,12 +895,12 @@ class PostgresStore:
 
     def remember(self, workflow_key: str, key: str, answer: dict[str, Any]) -> None:
         args = (_dump(answer), workflow_key, key)
-        self._write(lambda cur, batch: cur.execute(self.sql.remember, args))
+        self._write(lambda cur, batch: cur.execute(self.sql.remember, args), pipelined=True)
 
     def save_jobs(self, execution: Execution, jobs: Sequence[Job]) -> None:
         rows = _job_rows(execution.id, jobs)
         if rows:
-            self._write(lambda cur, batch: cur.executemany(self.sql.jobs, rows))
+            self._write(lambda cur, batch: _write_jobs(cur, self.sql, rows), pipelined=True)
 
     def save(self, execution: Execution) -> None:
         finished = execution.finished
@@ -843,11 +910,9 @@ class PostgresStore:
         rows = _job_rows(execution.id, execution.jobs)
 
         def update(cur: Cur, batch: _Batch) -> None:
-            cur.execute(self.sql.save, args)
-            if rows:
-                cur.executemany(self.sql.jobs, rows)
+            _write_jobs(cur, self.sql, rows, self.sql.save, args)
 
-        self._write(update)
+        self._write(update, pipelined=True)
 
     def release(self, execution: Execution, wake_at: float | None) -> None:
         due = float("inf") if wake_at is None else float(wake_at)
@@ -855,13 +920,11 @@ class PostgresStore:
         rows = _job_rows(execution.id, execution.jobs)
 
         def release(cur: Cur, batch: _Batch) -> None:
-            cur.execute(self.sql.release, args)
-            if rows:
-                cur.executemany(self.sql.jobs, rows)
+            _write_jobs(cur, self.sql, rows, self.sql.release, args)
             if wake_at is not None:
                 batch.timers.append(due)
 
-        self._write(release)
+        self._write(release, pipelined=True)
 
     def claim(self, owner: str, workflow_keys: Collection[str],
               lease: float = 30.0) -> Execution | None:
@@ -869,23 +932,19 @@ class PostgresStore:
             return None
         args = {"owner": owner, "lease": float(lease), "keys": list(workflow_keys)}
 
-        def claim(cur: Cur, batch: _Batch) -> Execution | None:
-            row = cur.execute(self.sql.claim, args).fetchone()
-            return None if row is None else _execution(row)
-
-        result: Execution | None = self._write(claim, durable=False)
-        return result
+        # One statement on a pooled connection: a claim never waits behind the writers'
+        # commits (nor makes them wait), and commits without waiting for the disk.
+        row = self._read(lambda conn: conn.execute(self.sql.claim, args).fetchone())
+        return None if row is None else _execution(row)
 
     def detach(self, execution: Execution, owner: str, lease: float) -> None:
         rows = _job_rows(execution.id, execution.jobs)
         execution.sync = False
 
         def detach(cur: Cur, batch: _Batch) -> None:
-            cur.execute(self.sql.detach, (owner, float(lease), execution.id))
-            if rows:
-                cur.executemany(self.sql.jobs, rows)
+            _write_jobs(cur, self.sql, rows, self.sql.detach, (owner, float(lease), execution.id))
 
-        self._write(detach)
+        self._write(detach, pipelined=True)
 
     def wake(self, execution_id: str, job: Job | None = None) -> bool:
         result = None if job is None else (_json(job.result), job.id, execution_id)
@@ -903,7 +962,7 @@ class PostgresStore:
         if not execution_ids:
             return
         args = (float(lease), list(execution_ids), owner)
-        self._write(lambda cur, batch: cur.execute(self.sql.renew, args), durable=False)
+        self._read(lambda conn: conn.execute(self.sql.renew, args))
 
     def cancel(self, execution_id: str) -> Execution | None:
         def cancel(cur: Cur, batch: _Batch) -> Execution | None:
@@ -1035,6 +1094,10 @@ class PostgresStore:
             listener = self._listener if self._listener_pid == os.getpid() else None
         self._writers.close()
         if listener is not None:
+            listener.stop(wait=False)
+            if pool is not None:  # wake the listener at once instead of at its next poll
+                with suppress(Exception), pool.connection(timeout=1.0) as conn:
+                    conn.execute("SELECT pg_notify(%s, 'stop')", (self.sql.channel,))
             listener.stop()
         if pool is not None:
             with suppress(Exception):

@@ -15,7 +15,7 @@ import json
 import os
 from typing import Any
 
-from .variables.templates import json_default
+from .variables.templates import json_default, json_safe
 
 __all__ = ["BACKEND", "dumps", "dumps_bytes", "loads"]
 
@@ -25,12 +25,18 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default,
+                            allow_nan=False)
 _DECODER = json.JSONDecoder(parse_constant=_no_constant)
 
 
 def _stdlib_dumps_bytes(value: Any) -> bytes:
-    return _ENCODER.encode(value).encode("utf-8")
+    try:
+        return _ENCODER.encode(value).encode("utf-8")
+    except ValueError:
+        # NaN, Infinity or an integer too long to write: strict JSON has no such values,
+        # so they are written as null, as JSON.stringify (and orjson) do.
+        return _ENCODER.encode(json_safe(value)).encode("utf-8")
 
 
 def _stdlib_loads(text: str | bytes) -> Any:

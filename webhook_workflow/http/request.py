@@ -7,6 +7,8 @@ contract), read the body within the limit it returns, then call :func:`parse_bod
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,11 +124,27 @@ def parse_body(content_type: str | None, body: bytes, *, strict: bool, max_depth
         raise RequestRejected(400, f"invalid JSON: {exc.args[0] if exc.args else exc}") from None
     if not isinstance(value, dict | list):
         raise RequestRejected(400, "JSON body must be an object or an array")
+    if _SURROGATE_ESCAPE.search(body) is not None and not _utf8_clean(value):
+        raise RequestRejected(400, "invalid JSON: a \\u escape is a lone surrogate (not text)")
     # Counting brackets is cheap and bounds the depth from above; only bodies with more
     # containers than the limit need the walk.
     if body.count(b"{") + body.count(b"[") > max_depth and _depth_exceeds(value, max_depth):
         raise RequestRejected(400, f"JSON nests deeper than {max_depth} levels")
     return value
+
+
+# Escapes of UTF-16 surrogates (\ud800-\udfff): legal JSON, but only in pairs do they make
+# text. Python clients escape every emoji this way, so the exact check runs only then.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _utf8_clean(value: Any) -> bool:
+    """True when every string in ``value`` can be written as UTF-8 (no lone surrogates)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, TypeError):
+        return False
+    return True
 
 
 def _depth_exceeds(value: Any, max_depth: int) -> bool:

@@ -150,19 +150,22 @@ def _lenient_default(value: Any) -> Any:
     return to_text(value)
 
 
-def _json_safe(value: Any, active: frozenset[int] = frozenset()) -> Any:
-    """A copy that strict JSON accepts: non-finite floats and cycles become None (as
+def json_safe(value: Any, active: frozenset[int] = frozenset()) -> Any:
+    """A copy that strict JSON accepts: non-finite floats, integers too large to write (over
+    Python's digit limit; JavaScript would hold Infinity) and cycles become None (as
     ``JSON.stringify`` writes ``null`` for NaN and Infinity)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 14_000:
+        return None
     if not isinstance(value, Mapping | list | tuple):
         return value
     if id(value) in active:
         return None
     inner = active | {id(value)}
     if isinstance(value, Mapping):
-        return {str(k): _json_safe(v, inner) for k, v in value.items()}
-    return [_json_safe(v, inner) for v in value]
+        return {str(k): json_safe(v, inner) for k, v in value.items()}
+    return [json_safe(v, inner) for v in value]
 
 
 def _compact_json(value: Any) -> str:
@@ -175,7 +178,7 @@ def _compact_json(value: Any) -> str:
         return json.dumps(value, allow_nan=False, **options)
     except (ValueError, TypeError):
         # Rare (NaN, a cycle, a non-text key): sanitise once rather than fail the render.
-        return json.dumps(_json_safe(value), **options)
+        return json.dumps(json_safe(value), **options)
 
 
 def to_text(value: Any) -> str:

@@ -951,3 +951,14 @@ def test_null_optional_fields_mean_unset() -> None:
     assert len(workflow.key) == 11
     assert "title" not in workflow.definition
     eng.close(timeout=5)
+
+
+def test_definition_reference_page_matches_the_field_tables() -> None:
+    from pathlib import Path
+
+    from webhook_workflow.definition.reference import reference_markdown
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "reference" / "definition.md"
+    assert page.read_text(encoding="utf-8") == reference_markdown(), (
+        "docs/reference/definition.md is stale: python -m webhook_workflow.definition.reference "
+        "> docs/reference/definition.md")

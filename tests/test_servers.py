@@ -139,8 +139,11 @@ def test_cli_serve_answers_and_logs_each_request(
     assert proc.returncode == 0
     lines = output.splitlines()
     assert lines[0].endswith(url)
-    assert any('"POST /api/webhook:trigger/payment-callback?source=cli HTTP/1.1" 200' in line
-               for line in lines)
+    [posted] = [line for line in lines
+                if '"POST /api/webhook:trigger/payment-callback?source=cli HTTP/1.1" 200' in line]
+    assert posted.split()[-1].isdigit()  # the execution the request created
+    [refused] = [line for line in lines if '"PUT ' in line]
+    assert refused.endswith(" -")  # no execution for a 405
     assert sum(1 for line in lines if "HTTP/1.1" in line) == 4
     assert "s3cret" not in output
     credentials = base64.b64encode(b"shop:s3cret").decode()

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import Future
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from .errors import StoreUnavailable
@@ -20,7 +21,12 @@ if TYPE_CHECKING:
     from .definition.compile import CompiledWorkflow
     from .engine import Engine
 
-__all__ = ["RETRY_AFTER", "Acknowledgement", "SyncRun"]
+__all__ = ["RETRY_AFTER", "Acknowledgement", "SyncRun", "current_execution"]
+
+#: The id of the execution the request being answered in this thread/task created (for
+#: access logs: the CLI's server appends it to each line).
+current_execution: ContextVar[str | None] = ContextVar("webhook_workflow_execution",
+                                                       default=None)
 
 logger = logging.getLogger("webhook_workflow")
 
@@ -95,6 +101,7 @@ class Acknowledgement:
         self.answer = answer
         self.extra = tuple(h for h in answer.headers if h[0].lower() in _CORS)
         self.future = _record(engine, execution, idempotency)
+        current_execution.set(execution.id)
 
     def _done(self, found: IdempotencyRecord | None) -> CoreResponse:
         if found is not None and found.answer is not None:
@@ -135,6 +142,7 @@ class SyncRun:
         self.extra = extra
         self.processor = engine.processor(workflow, execution)
         self.future = _record(engine, execution, idempotency)
+        current_execution.set(execution.id)
         self._lock = threading.Lock()
         self._ended = False
         self._detached = False

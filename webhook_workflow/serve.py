@@ -10,6 +10,7 @@ from typing import Any, TextIO
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from .engine import Engine
+from .runs import current_execution
 
 __all__ = ["serve"]
 
@@ -26,9 +27,15 @@ def _handler(out: TextIO) -> type[WSGIRequestHandler]:
         """One access-log line per request on the serve command's output."""
 
         def log_message(self, format: str, *args: Any) -> None:
+            # Common Log Format, then the execution the request created ("-": none).
+            execution = current_execution.get() or "-"
             with lock:
-                print(f"{self.address_string()} - [{self.log_date_time_string()}] "
-                      f"{format % args}", file=out, flush=True)
+                print(f"{self.address_string()} - - [{self.log_date_time_string()}] "
+                      f"{format % args} {execution}", file=out, flush=True)
+
+        def handle(self) -> None:
+            current_execution.set(None)  # a kept-alive connection serves several requests
+            super().handle()
 
     return AccessLogHandler
 

@@ -110,7 +110,9 @@ class Gateway:
                     raise RequestRejected(403, "client address not allowed")
             limit = body_limit(workflow.max_body_size, engine.limits)
             length = check_head(headers, workflow.auth, limit)
-            if length is None and chunked_unterminated:
+            # Chunked wins over Content-Length (RFC 9112 6.3); a server that cannot decode it
+            # must not have us read the raw chunks as the body.
+            if chunked_unterminated:
                 raise RequestRejected(411, "chunked request bodies need a server that sets "
                                       "wsgi.input_terminated; send Content-Length")
         except RequestRejected as exc:

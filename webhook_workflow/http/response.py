@@ -41,6 +41,16 @@ TEXT_PLAIN = "text/plain; charset=utf-8"
 APPLICATION_JSON = "application/json"
 
 
+def wire_text(value: str) -> str:
+    """A header value as both doors send it: text beyond latin-1 goes out as its UTF-8 bytes,
+    carried in a latin-1 string (PEP 3333's convention; the ASGI door encodes it back)."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("latin-1")
+    return value
+
+
 class HeaderInjection(ValueError):
     """A templated header value rendered to text containing CR, LF or NUL."""
 
@@ -104,7 +114,8 @@ class ResponseSpec:
         self.body = body
         self.static: CoreResponse | None = None
         if body.is_static and all(t.is_static for _, t in headers):
-            self.static = self._build(body.render({}), [(n, t.render({})) for n, t in headers])
+            self.static = self._build(body.render({}), [(n, wire_text(to_text(t.render({}))))
+                                                        for n, t in headers])
 
     def render(self, scope: Mapping[str, Any]) -> CoreResponse:
         """Render against ``scope``; raises :class:`HeaderInjection` on an unsafe header value."""
@@ -115,7 +126,7 @@ class ResponseSpec:
             value = to_text(compiled.render(scope))
             if _BAD.search(value):
                 raise HeaderInjection(f"header {name!r} rendered to a value with CR, LF or NUL")
-            headers.append((name, value))
+            headers.append((name, wire_text(value)))
         return self._build(self.body.render(scope), headers)
 
     def _build(self, body: Any, headers: list[tuple[str, str]]) -> CoreResponse:

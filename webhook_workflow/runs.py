@@ -75,9 +75,14 @@ async def _settled(future: Future[Any] | _Settled) -> Any:
 
 
 def _unavailable(exc: BaseException, extra: tuple[tuple[str, str], ...]) -> CoreResponse:
-    if not isinstance(exc, StoreUnavailable):
+    # The store's own words stay in the log: they describe the server, not the request.
+    if isinstance(exc, StoreUnavailable):
+        logger.warning("recording an execution failed: %s", exc)
+    else:
         logger.error("recording an execution failed: %r", exc)
-    answer = error_response(503, f"cannot record the execution: {exc}", [RETRY_AFTER])
+    reason = "queue full" if "queue full" in str(exc) else "store unavailable"
+    answer = error_response(503, f"cannot record the execution now ({reason}); retry later",
+                            [RETRY_AFTER])
     answer.headers.extend(extra)
     return answer
 

@@ -18,6 +18,9 @@ __all__ = ["serve"]
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The stdlib default backlog (5) drops connections of bursty senders, who then retry
+    # after seconds.
+    request_queue_size = 256
 
 
 def _handler(out: TextIO) -> type[WSGIRequestHandler]:

@@ -121,7 +121,10 @@ def parse_body(content_type: str | None, body: bytes, *, strict: bool, max_depth
     except RecursionError:
         raise RequestRejected(400, f"JSON nests deeper than {max_depth} levels") from None
     except ValueError as exc:
-        raise RequestRejected(400, f"invalid JSON: {exc.args[0] if exc.args else exc}") from None
+        reason = str(exc.args[0] if exc.args else exc)
+        if "digits" in reason and "int" in reason:  # Python's int-parsing limit, in its words
+            reason = "a number has too many digits"
+        raise RequestRejected(400, f"invalid JSON: {reason}") from None
     if not isinstance(value, dict | list):
         raise RequestRejected(400, "JSON body must be an object or an array")
     if _SURROGATE_ESCAPE.search(body) is not None and not _utf8_clean(value):

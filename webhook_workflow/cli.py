@@ -65,13 +65,22 @@ def cmd_paths(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _registered(args: argparse.Namespace, err: TextIO) -> tuple[Engine, Any] | None:
+    """The engine of the command line and the workflow of ``args.path`` registered in it;
+    None (after saying why on ``err``) when the definition is invalid."""
     engine = engine_from_args(args)
     try:
-        workflow = engine.add_workflow(args.path)
+        return engine, engine.add_workflow(args.path)
     except DefinitionError as exc:
         print(_located(args.path, exc), file=err)
+        return None
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    registered = _registered(args, err)
+    if registered is None:
         return 1
+    engine, workflow = registered
     body = args.body
     if body.startswith("@"):
         try:
@@ -153,13 +162,10 @@ def cmd_migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .graph import to_mermaid
 
-    engine = engine_from_args(args)
-    try:
-        workflow = engine.add_workflow(args.path)
-    except DefinitionError as exc:
-        print(_located(args.path, exc), file=err)
+    registered = _registered(args, err)
+    if registered is None:
         return 1
-    out.write(to_mermaid(workflow.definition))
+    out.write(to_mermaid(registered[1].definition))
     return 0
 
 

@@ -57,6 +57,7 @@ from .postgres_sql import (
     _write_jobs,
     parse_url,
 )
+from .rows import list_filter
 
 __all__ = ["PostgresStore", "drop_tables", "migrate", "parse_url"]
 
@@ -331,20 +332,8 @@ class PostgresStore(PostgresConnections):
 
     def list(self, workflow_key: str | None = None, *, status: Status | str | None = None,
              limit: int = 50) -> list[Execution]:
-        where: list[str] = []
-        args: list[Any] = []
-        if workflow_key is not None:
-            where.append("e.workflow_key = %s")
-            args.append(workflow_key)
-        if status == "queued":
-            where.append("e.status IS NULL")
-        elif status is not None:
-            where.append("e.status = %s")
-            args.append(int(status))
-        query = self.sql.select
-        if where:
-            query += " WHERE " + " AND ".join(where)
-        query += " ORDER BY e.seq DESC LIMIT %s"
+        where, args = list_filter(workflow_key, status, "%s", "e.")
+        query = f"{self.sql.select}{where} ORDER BY e.seq DESC LIMIT %s"
         rows = self._read(lambda conn: conn.execute(query, (*args, int(limit))).fetchall())
         return [_execution(row) for row in rows]
 

@@ -13,14 +13,42 @@ from ..jsoncodec import dumps, loads
 from ..runtime.records import Execution, Job
 from ..runtime.status import Status
 
-__all__ = ["EXECUTION_COLUMNS", "JOB_COLUMNS", "dump", "execution_from_row", "execution_row",
-           "job_from_row", "job_row", "load", "to_datetime", "to_epoch"]
+__all__ = [
+    "EXECUTION_COLUMNS",
+    "JOB_COLUMNS",
+    "dump",
+    "execution_from_row",
+    "execution_row",
+    "job_from_row",
+    "job_row",
+    "list_filter",
+    "load",
+    "to_datetime",
+    "to_epoch",
+]
 
 #: Execution columns in the order :func:`execution_row` and :func:`execution_from_row` use.
 EXECUTION_COLUMNS = ("id, workflow_key, version, status, sync, context, output, response, "
                      "replay_of, parent_id, stack, created_at, started_at, finished_at")
 #: Job columns in the order :func:`job_from_row` reads them.
 JOB_COLUMNS = "id, node_key, status, result, log, meta, started_at, finished_at"
+
+
+def list_filter(workflow_key: str | None, status: Status | str | None, mark: str,
+                column: str = "") -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (empty, or starting with a space) and its parameters of a
+    ``list`` query; ``mark`` is the driver's placeholder, ``column`` a table alias prefix."""
+    where: list[str] = []
+    args: list[Any] = []
+    if workflow_key is not None:
+        where.append(f"{column}workflow_key = {mark}")
+        args.append(workflow_key)
+    if status == "queued":
+        where.append(f"{column}status IS NULL")
+    elif status is not None:
+        where.append(f"{column}status = {mark}")
+        args.append(int(status))
+    return (" WHERE " + " AND ".join(where) if where else ""), args
 
 
 def dump(value: Any) -> str:

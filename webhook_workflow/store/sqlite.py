@@ -30,6 +30,7 @@ from .rows import (
     execution_from_row,
     execution_row,
     job_row,
+    list_filter,
     load,
     to_epoch,
 )
@@ -375,20 +376,8 @@ class SQLiteStore:
 
     def list(self, workflow_key: str | None = None, *, status: Status | str | None = None,
              limit: int = 50) -> list[Execution]:
-        where: list[str] = []
-        args: list[Any] = []
-        if workflow_key is not None:
-            where.append("workflow_key = ?")
-            args.append(workflow_key)
-        if status == "queued":
-            where.append("status IS NULL")
-        elif status is not None:
-            where.append("status = ?")
-            args.append(int(status))
-        sql = f"SELECT {_EXECUTION_COLUMNS} FROM executions"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY seq DESC LIMIT ?"
+        where, args = list_filter(workflow_key, status, "?")
+        sql = f"SELECT {_EXECUTION_COLUMNS} FROM executions{where} ORDER BY seq DESC LIMIT ?"
         conn = self._conn()
         try:
             rows = conn.execute(sql, (*args, limit)).fetchall()

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from .definition.compile import CompiledWorkflow, compile_definition
-from .definition.guards import parse_networks
 from .definition.load import DEFINITION_SUFFIXES, copy_tree, load_definition
 from .errors import DefinitionError
 from .gateway import Gateway
@@ -21,7 +20,6 @@ from .http.request import Limits
 from .nodes.base import NodeType
 from .nodes.custom import CustomNode
 from .nodes.registry import builtin_nodes
-from .nodes.request_policy import check_request_policy
 from .runtime.catalog import Catalog
 from .runtime.dispatcher import Dispatcher
 from .runtime.effects import drive_sync
@@ -29,6 +27,7 @@ from .runtime.ids import instance_id, snowflake
 from .runtime.processor import Processor
 from .runtime.records import Execution, Job, utcnow
 from .runtime.status import Status, status_from_value
+from .settings import check_retention, check_settings
 from .store.base import Store
 from .store.open import open_store
 from .workflow import Workflow
@@ -36,16 +35,6 @@ from .workflow import Workflow
 __all__ = ["Engine"]
 
 logger = logging.getLogger("webhook_workflow")
-
-_SETTINGS: dict[str, Any] = {
-    "max_body_size": 1024 * 1024, "max_json_depth": 100, "max_url_length": 8 * 1024,
-    "max_header_count": 100, "max_header_bytes": 16 * 1024, "loop_limit": 10_000,
-    "max_node_runs": 100_000, "max_executions": 10_000, "max_queue": 10_000,
-    "retention": None, "workers": 4, "lease": 30, "trusted_proxies": (), "max_run_time": None,
-    "forwarded_header": "X-Forwarded-For",
-    "request_policy": None,
-}
-
 
 def _system_scope() -> dict[str, Any]:
     """``$system``: values, or functions the template renderer calls."""
@@ -55,21 +44,6 @@ def _system_scope() -> dict[str, Any]:
         "instanceId": instance_id,
         "genSnowflakeId": lambda: str(snowflake()),
     }
-
-
-def _check_retention(value: Any, store: Store) -> dict[str, float] | None:
-    """Validate ``retention``: ``{"max_age": seconds, "max_count": n}`` for durable stores."""
-    if value is None:
-        return None
-    if not hasattr(store, "prune"):
-        raise ValueError("retention applies to durable stores; the memory store is bounded "
-                         "by max_executions")
-    if not isinstance(value, Mapping) or not value or set(value) - {"max_age", "max_count"}:
-        raise ValueError('retention is {"max_age": seconds, "max_count": n} (one or both)')
-    for name, number in value.items():
-        if isinstance(number, bool) or not isinstance(number, int | float) or number <= 0:
-            raise ValueError(f"retention {name} must be a positive number")
-    return dict(value)
 
 
 class Engine:
@@ -84,36 +58,11 @@ class Engine:
     def __init__(self, store: str | Store = "memory", *, base_path: str = "/api/webhook:trigger",
                  env: Mapping[str, Any] | None = None, timezone: str = "UTC",
                  **settings: Any) -> None:
-        unknown = sorted(set(settings) - set(_SETTINGS))
-        if unknown:
-            raise TypeError(f"unknown engine setting(s): {', '.join(unknown)}")
-        self.settings: dict[str, Any] = {**_SETTINGS, **settings}
-        cap = self.settings["max_run_time"]
-        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int | float)
-                                or cap <= 0):
-            raise ValueError("engine setting max_run_time must be a positive number of seconds")
-        for name in ("max_body_size", "max_json_depth", "max_url_length", "max_header_count",
-                     "max_header_bytes", "loop_limit", "max_node_runs", "max_executions",
-                     "max_queue", "workers", "lease"):
-            value = self.settings[name]
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ValueError(f"engine setting {name} must be a positive number")
-        self.settings["request_policy"] = check_request_policy(self.settings["request_policy"])
-        proxies = self.settings["trusted_proxies"]
-        if isinstance(proxies, str) or not isinstance(proxies, list | tuple):
-            raise ValueError("trusted_proxies is a list of addresses or CIDR networks")
-        try:
-            #: Proxies whose forwarded-for header is believed (ipAllowlist).
-            self.trusted_proxies = parse_networks(list(proxies), "trusted_proxies")
-        except DefinitionError as exc:
-            raise ValueError(str(exc)) from None
-        header = self.settings["forwarded_header"]
-        if not isinstance(header, str) or header.lower() not in ("x-forwarded-for",
-                                                                 "forwarded"):
-            raise ValueError("forwarded_header is 'X-Forwarded-For' or 'Forwarded': the one "
-                             "header your trusted proxies set")
+        self.settings: dict[str, Any] = check_settings(settings)
+        #: Proxies whose forwarded-for header is believed (ipAllowlist).
+        self.trusted_proxies = self.settings["trusted_proxies"]
         #: The header trusted proxies report the client in (the other one is ignored).
-        self.forwarded_header: str = header
+        self.forwarded_header: str = self.settings["forwarded_header"]
         if base_path and (not base_path.startswith("/") or base_path.endswith("/")):
             raise ValueError("base_path is '' or starts with '/' and has no trailing '/'")
         self.base_path = base_path
@@ -124,7 +73,7 @@ class Engine:
         self.store: Store = open_store(store, max_executions=int(self.settings["max_executions"]),
                                        max_queue=int(self.settings["max_queue"]),
                                        lease=float(self.settings["lease"]))
-        self.retention = _check_retention(self.settings["retention"], self.store)
+        self.retention = check_retention(self.settings["retention"], self.store)
         self.system = _system_scope()
         self._node_types: dict[str, NodeType] = builtin_nodes()
         self.catalog = Catalog(self.store, self._compile)

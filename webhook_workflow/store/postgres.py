@@ -30,8 +30,6 @@ from concurrent.futures import Future
 from contextlib import suppress
 from typing import Any
 
-import psycopg
-import psycopg.errors
 from psycopg_pool import ConnectionPool
 
 from ..errors import StoreUnavailable
@@ -39,9 +37,9 @@ from ..runtime.ids import new_id
 from ..runtime.records import Execution, Job
 from ..runtime.status import Status
 from .base import Idempotency, IdempotencyRecord
+from .batched import CommitsLater
 from .postgres_batch import _Batch, _Listener, _Refused, _Writers
 from .postgres_conn import PostgresConnections
-from .postgres_schema import TABLES
 from .postgres_sql import (
     _PREFIX,
     _SYNCHRONOUS,
@@ -55,6 +53,7 @@ from .postgres_sql import (
     _shown,
     _Sql,
     _write_jobs,
+    drop_tables,
     parse_url,
 )
 from .rows import list_filter
@@ -62,7 +61,7 @@ from .rows import list_filter
 __all__ = ["PostgresStore", "drop_tables", "migrate", "parse_url"]
 
 # -- the store -------------------------------------------------------------------------------------
-class PostgresStore(PostgresConnections):
+class PostgresStore(PostgresConnections, CommitsLater):
     """Executions, jobs, workflow versions and idempotency keys in PostgreSQL tables."""
 
     def __init__(self, conninfo: str, *, prefix: str = "", max_queue: int = 10_000,
@@ -115,16 +114,8 @@ class PostgresStore(PostgresConnections):
         return f"PostgresStore({_shown(self.conninfo)!r}, prefix={self.prefix!r})"
 
     # -- writing ---------------------------------------------------------------------------------
-    def add(self, execution: Execution,
-            idempotency: Idempotency | None = None) -> IdempotencyRecord | None:
-        result: IdempotencyRecord | None = self.add_later(execution, idempotency).result()
-        return result
-
     def add_later(self, execution: Execution, idempotency: Idempotency | None = None
                   ) -> Future[IdempotencyRecord | None]:
-        """Queue the insert of ``execution``; the future completes once it is committed (what
-        an ASGI door awaits before acknowledging). With ``idempotency`` the future's result
-        is the earlier delivery's record when the key was seen (nothing inserted)."""
         status = execution.status
         queued = status is None
         row = (execution.id, execution.workflow_key, execution.version,
@@ -401,14 +392,3 @@ def migrate(url: str) -> str:
         return f"{where}: schema created at version {store.schema_version}"
     return (f"{where}: schema migrated from version {store.migrated_from} to "
             f"{store.schema_version}")
-
-
-def drop_tables(url: str) -> None:
-    """Drop every table of the store a URL names, with all its executions (tests,
-    uninstalling). Irreversible."""
-    conninfo, options = parse_url(url)
-    prefix = options.get("prefix", "")
-    names = ", ".join(f"{prefix}{table}" for table in TABLES)
-    with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {names} CASCADE")
-

@@ -20,9 +20,9 @@ from ..errors import StoreUnavailable
 from ..jsoncodec import dumps
 from ..runtime.records import Execution, Job
 from ..runtime.status import Status
-from .postgres_schema import DUE_AT
+from .postgres_schema import DUE_AT, TABLES
 
-__all__ = ["parse_url"]
+__all__ = ["drop_tables", "parse_url"]
 
 
 logger = logging.getLogger("webhook_workflow.store.postgres")
@@ -283,3 +283,11 @@ def _job_rows(execution_id: str, jobs: Collection[Job]) -> list[tuple[Any, ...]]
              _json(job.meta), job.started_at, job.finished_at) for job in jobs]
 
 
+def drop_tables(url: str) -> None:
+    """Drop every table of the store a URL names, with all its executions (tests,
+    uninstalling). Irreversible."""
+    conninfo, options = parse_url(url)
+    prefix = options.get("prefix", "")
+    names = ", ".join(f"{prefix}{table}" for table in TABLES)
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {names} CASCADE")

@@ -23,6 +23,7 @@ from ..errors import StoreUnavailable
 from ..runtime.records import Execution, Job
 from ..runtime.status import Status
 from .base import Idempotency, IdempotencyRecord
+from .batched import CommitsLater
 from .rows import (
     EXECUTION_COLUMNS,
     JOB_COLUMNS,
@@ -45,7 +46,7 @@ _EXECUTION_COLUMNS = EXECUTION_COLUMNS
 _dump, _load, _ts = dump, load, to_epoch
 
 
-class SQLiteStore:
+class SQLiteStore(CommitsLater):
     """Executions, jobs and workflow versions in an SQLite database file."""
 
     def __init__(self, path: str, *, synchronous: str = "NORMAL", max_queue: int = 10_000,
@@ -124,16 +125,8 @@ class SQLiteStore:
             (int(Status.ABORTED), now, now)).rowcount))
 
     # -- writing --------------------------------------------------------------------------------
-    def add(self, execution: Execution,
-            idempotency: Idempotency | None = None) -> IdempotencyRecord | None:
-        result: IdempotencyRecord | None = self.add_later(execution, idempotency).result()
-        return result
-
     def add_later(self, execution: Execution, idempotency: Idempotency | None = None
                   ) -> Future[IdempotencyRecord | None]:
-        """Queue the insert of ``execution``; the future completes once it is committed (what
-        an ASGI door awaits before acknowledging). With ``idempotency`` the future's result
-        is the earlier delivery's record when the key was seen (nothing inserted)."""
         row = (*execution_row(execution), time.time() + self.lease if execution.sync else None)
         jobs = list(execution.jobs)
 

@@ -50,3 +50,12 @@ def door(engine: Engine, door_kind: str) -> Door:
 
 def example() -> dict[str, Any]:
     return dict(json.loads(EXAMPLE.read_text()))
+
+
+@pytest.fixture
+def servers() -> Iterator[list[Any]]:
+    """Server processes a test starts; each is stopped (``.stop()``) afterwards."""
+    started: list[Any] = []
+    yield started
+    for server in started:
+        server.stop()

@@ -10,7 +10,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +32,12 @@ def delayed(key: str = "slow", seconds: int = 1) -> dict[str, Any]:
 
 
 class Server:
-    """A ``webhook-workflow serve`` process on the durable test app."""
+    """A ``webhook-workflow serve`` process on the durable test app (tests/durable_app.py);
+    tests/test_postgres.py uses it too."""
 
     def __init__(self, tmp: Path, definition: Path, store: str, record: Path,
-                 lease: float = 30, workers: int = 4) -> None:
+                 lease: float = 30, workers: int = 4, *, server: str = "threaded",
+                 wait: bool = True) -> None:
         self.port = free_port()
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "WW_STORE": store,
                "WW_RECORD_FILE": str(record), "WW_LEASE": str(lease),
@@ -46,10 +47,16 @@ class Server:
         self.log = (tmp / f"server-{self.port}.log").open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "webhook_workflow", "serve", str(definition), "--port",
-             str(self.port), "--app", "durable_app:make"],
+             str(self.port), "--app", "durable_app:make", "--server", server],
             cwd=tmp, stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        wait_for_port(self.port, None, 20)
         self.url = f"http://127.0.0.1:{self.port}"
+        if wait:
+            self.wait()
+
+    def wait(self) -> Server:
+        """Block (bounded) until the server listens."""
+        wait_for_port(self.port, None, 30)
+        return self
 
     def kill(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
@@ -63,14 +70,6 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.log.close()
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    started: list[Server] = []
-    yield started
-    for server in started:
-        server.stop()
 
 
 def wait_until(check: Any, timeout: float = 30.0) -> None:

@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -28,9 +26,9 @@ pytest.importorskip("psycopg")
 pytest.importorskip("psycopg_pool")
 
 import httpx
-from conftest import JSON, ROOT
+from conftest import JSON
 from doors import Door, Request
-from test_servers import free_port, wait_for_port
+from test_durability import Server
 
 from webhook_workflow import Engine, Execution, Job, Status, StoreUnavailable
 from webhook_workflow.runtime.records import utcnow
@@ -412,49 +410,7 @@ def test_a_waiting_custom_node_is_resumed_by_another_engine(url: str) -> None:
     second.close()
 
 
-# -- processes ----------------------------------------------------------------------------------
-class Server:
-    """A ``webhook-workflow serve`` process on the durable test app (tests/durable_app.py)."""
-
-    def __init__(self, tmp: Path, definitions: Path, store: str, record: Path, *,
-                 lease: float = 1, workers: int = 4, server: str = "threaded") -> None:
-        self.port = free_port()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "WW_STORE": store,
-               "WW_RECORD_FILE": str(record), "WW_LEASE": str(lease),
-               "WW_WORKERS": str(workers),
-               "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"),
-                                              os.environ.get("PYTHONPATH", "")])}
-        self.log = (tmp / f"server-{self.port}.log").open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "webhook_workflow", "serve", str(definitions), "--port",
-             str(self.port), "--app", "durable_app:make", "--server", server],
-            cwd=tmp, stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def wait(self) -> Server:
-        wait_for_port(self.port, None, 30)
-        return self
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    started: list[Server] = []
-    yield started
-    for server in started:
-        server.stop()
+# -- processes: the Server helper and fixture of test_durability -----------------------
 
 
 def definitions(tmp: Path, *workflows: dict[str, Any]) -> Path:
@@ -483,7 +439,7 @@ def test_killed_host_loses_nothing_and_runs_everything_once(
             "response": {"statusCode": 202, "body": {"first": "{{$context.body.n}}"}}},
          "nodes": [{"key": "rec", "type": "record"}]})
     record = tmp_path / "record.txt"
-    hosts = [Server(tmp_path, folder, url, record, server=kind)
+    hosts = [Server(tmp_path, folder, url, record, lease=1, server=kind, wait=False)
              for kind in ("threaded", "uvicorn", "threaded")]
     servers.extend(hosts)
     for host in hosts:
@@ -585,7 +541,7 @@ def test_database_restart_answers_503_then_resumes(url: str, tmp_path: Path,
     folder = definitions(tmp_path, {"key": "fast", "nodes": [{"key": "rec",
                                                               "type": "record"}]})
     record = tmp_path / "record.txt"
-    hosts = [Server(tmp_path, folder, url, record, lease=2, server=kind)
+    hosts = [Server(tmp_path, folder, url, record, lease=2, server=kind, wait=False)
              for kind in ("threaded", "uvicorn")]
     servers.extend(hosts)
     for host in hosts:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from multidict import CIMultiDict
 
 from webhook_workflow import (
     DefinitionError,
@@ -21,6 +20,7 @@ from webhook_workflow import (
     StoreUnavailable,
     Workflow,
 )
+from webhook_workflow.http.headers import headers_from_pairs
 from webhook_workflow.runs import Acknowledgement
 
 DEADLINE = 5.0
@@ -481,7 +481,7 @@ def test_async_request_through_the_gateway_runs_on_the_workers() -> None:
     eng = Engine(workers=2)
     try:
         eng.add_workflow(output_workflow("a", {"got": "{{$context.body.x}}"}))
-        headers: CIMultiDict[str] = CIMultiDict({"Content-Type": "application/json"})
+        headers = headers_from_pairs([("Content-Type", "application/json")])
         admission = eng.gateway.begin("POST", "a", 30, b"", headers)
         assert not hasattr(admission, "status"), admission
         pending = eng.gateway.accept(admission, b'{"x": 5}')  # type: ignore[arg-type]

@@ -14,10 +14,9 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from multidict import CIMultiDict
-
 from .engine import Engine
 from .gateway import Acknowledgement, Admission, SyncRun
+from .http.headers import asgi_headers
 from .http.response import CoreResponse, error_response
 
 __all__ = ["WebhookMiddleware"]
@@ -88,8 +87,7 @@ class WebhookMiddleware:
             await _send(send, response)
 
     async def _handle(self, scope: Scope, key: str, receive: Receive) -> CoreResponse:
-        headers: CIMultiDict[str] = CIMultiDict(
-            [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]])
+        headers = asgi_headers(scope["headers"])
         query: bytes = scope.get("query_string") or b""
         raw_path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "replace")
         url_length = len(raw_path) + (len(query) + 1 if query else 0)

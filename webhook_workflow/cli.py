@@ -10,13 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from multidict import CIMultiDict
-
 from .cli_common import UsageError, definition_files, engine_from_args
 from .cli_log import cmd_execution, cmd_executions, cmd_replay, response_body, trace
 from .engine import Engine
 from .errors import DefinitionError, StoreUnavailable
 from .gateway import Acknowledgement, SyncRun
+from .http.headers import headers_from_pairs
 from .http.response import CoreResponse
 from .runtime.records import Execution
 from .runtime.status import Status
@@ -87,15 +86,18 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             body = Path(body[1:]).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"--body {body}: cannot read: {exc}") from None
-    headers: CIMultiDict[str] = CIMultiDict()
+    pairs: list[tuple[str, str]] = []
     for item in args.header or []:
         name, colon, value = item.partition(":")
         if not colon or not name.strip():
             raise UsageError(f"--header {item!r}: expected Name: value")
-        headers.add(name.strip(), value.strip())
+        if name.strip().lower() != "content-length":
+            pairs.append((name.strip(), value.strip()))
     data = body.encode("utf-8")
-    headers.setdefault("Content-Type", "application/json")
-    headers["Content-Length"] = str(len(data))
+    if not any(name.lower() == "content-type" for name, _ in pairs):
+        pairs.append(("Content-Type", "application/json"))
+    pairs.append(("Content-Length", str(len(data))))
+    headers = headers_from_pairs(pairs)
     query = (args.query or "").lstrip("?").encode("utf-8")
     engine.set_enabled(workflow.key, True)  # ``run`` exercises a file, enabled or not
     gateway = engine.gateway

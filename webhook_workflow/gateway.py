@@ -15,18 +15,17 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from multidict import CIMultiDict
-
 from .errors import RequestRejected
+from .http.auth import WWW_AUTHENTICATE, check_basic_raw
 from .http.guards import PublicHeaders, client_address, cors_headers, in_networks, preflight
+from .http.headers import RequestHeaders
 from .http.querystring import parse_query
-from .http.request import body_limit, check_head, check_limits, header_value, is_form, parse_body
+from .http.request import Limits, is_form, parse_body, parse_content_length
 from .http.response import CoreResponse, HeaderInjection, error_response
 from .runs import RETRY_AFTER, Acknowledgement, SyncRun
 from .runtime.records import Execution, utcnow
 from .runtime.status import Status
 from .store.base import Idempotency
-from .variables.headers import JoinedHeaders
 from .variables.templates import to_text
 
 if TYPE_CHECKING:
@@ -43,12 +42,21 @@ class Admission:
     """A request that passed the head checks; the door now reads up to ``max_body`` bytes."""
 
     workflow: CompiledWorkflow
-    headers: CIMultiDict[str]
+    headers: RequestHeaders
     query_string: bytes
     max_body: int
     content_length: int | None
     #: Headers every answer to this request carries (CORS for an allowed origin).
     extra: tuple[tuple[str, str], ...] = ()
+
+
+def _over_limits(url_length: int, headers: RequestHeaders, limits: Limits) -> None:
+    """Row 1: request line and header limits (414 / 431)."""
+    if url_length > limits.max_url_length:
+        raise RequestRejected(414, f"URL longer than {limits.max_url_length} bytes")
+    if headers.count > limits.max_header_count:
+        raise RequestRejected(431, f"more than {limits.max_header_count} header fields")
+    raise RequestRejected(431, f"header fields larger than {limits.max_header_bytes} bytes")
 
 
 def _with(response: CoreResponse, extra: tuple[tuple[str, str], ...]) -> CoreResponse:
@@ -83,21 +91,24 @@ class Gateway:
         return key
 
     def begin(self, method: str, key: str, url_length: int, query_string: bytes,
-              headers: CIMultiDict[str], *, chunked_unterminated: bool = False,
+              headers: RequestHeaders, *, chunked_unterminated: bool = False,
               client: str | None = None) -> Admission | CoreResponse:
         """Rows 1-8: answer now, or admit the request so the door reads its body."""
         engine = self.engine
         if not engine.dispatcher.started:
             engine.start()
+        limits = engine.limits
         extra: tuple[tuple[str, str], ...] = ()
         try:
-            check_limits(url_length, headers, engine.limits)
-            workflow = engine.routes.get(key)
+            if (url_length > limits.max_url_length or headers.count > limits.max_header_count
+                    or headers.size > limits.max_header_bytes):
+                _over_limits(url_length, headers, limits)
+            workflow = engine.catalog.routes.get(key)
             if workflow is None:
                 raise RequestRejected(404, "no enabled workflow at this URL")
             guards = workflow.guards
             if guards.cors is not None:
-                extra = cors_headers(guards.cors, header_value(headers, "origin"))
+                extra = cors_headers(guards.cors, headers.get("origin"))
                 if method == "OPTIONS" and extra:
                     return preflight(guards.cors, extra)
             if method != "POST":
@@ -108,8 +119,15 @@ class Gateway:
                                          engine.forwarded_header)
                 if not in_networks(address, guards.allowlist):
                     raise RequestRejected(403, "client address not allowed")
-            limit = body_limit(workflow.max_body_size, engine.limits)
-            length = check_head(headers, workflow.auth, limit)
+            limit = limits.max_body_size if workflow.max_body_size is None \
+                else workflow.max_body_size
+            auth = workflow.auth
+            if auth is not None and not check_basic_raw(headers.raw("authorization"), auth,
+                                                        workflow.auth_header or b""):
+                raise RequestRejected(401, "authentication required", [WWW_AUTHENTICATE])
+            length = parse_content_length(headers.get("content-length"))
+            if length is not None and length > limit:
+                raise RequestRejected(413, f"body larger than {limit} bytes")
             # Chunked wins over Content-Length (RFC 9112 6.3); a server that cannot decode it
             # must not have us read the raw chunks as the body.
             if chunked_unterminated:
@@ -136,7 +154,7 @@ class Gateway:
         try:
             if guards.signature is not None:
                 guards.signature.verify(headers, body, time.time())
-            content_type = header_value(headers, "content-type")
+            content_type = headers.get("content-type")
             if guards.form and is_form(content_type):
                 parsed: Any = parse_query(body, workflow.query_options)
             else:
@@ -149,7 +167,7 @@ class Gateway:
             return _with(error_response(exc.status, exc.message, exc.headers), extra)
         query = parse_query(admission.query_string, workflow.query_options) \
             if admission.query_string else {}
-        context = workflow.context.build(JoinedHeaders(headers), query, parsed)
+        context = workflow.context.build(headers, query, parsed)
         if guards.raw:
             context["raw"] = body.decode("utf-8", "replace")
         idempotency = None

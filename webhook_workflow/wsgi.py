@@ -12,10 +12,9 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from multidict import CIMultiDict
-
 from .engine import Engine
 from .gateway import Acknowledgement, Admission, SyncRun
+from .http.headers import environ_headers
 from .http.response import CoreResponse, error_response
 
 __all__ = ["WebhookMiddleware"]
@@ -33,20 +32,6 @@ def _status_line(status: int) -> str:
         return f"{status} {HTTPStatus(status).phrase}"
     except ValueError:
         return f"{status} Status {status}"
-
-
-def _headers(environ: dict[str, Any]) -> CIMultiDict[str]:
-    headers: CIMultiDict[str] = CIMultiDict()
-    for name, value in environ.items():
-        if name.startswith("HTTP_"):
-            headers.add(name[5:].replace("_", "-"), value)
-    content_type = environ.get("CONTENT_TYPE")
-    if content_type:
-        headers["Content-Type"] = content_type
-    content_length = environ.get("CONTENT_LENGTH")
-    if content_length:
-        headers["Content-Length"] = content_length
-    return headers
 
 
 class WebhookMiddleware:
@@ -84,7 +69,7 @@ class WebhookMiddleware:
 
     def _handle(self, environ: dict[str, Any], key: str, raw_path: str) -> CoreResponse:
         query = environ.get("QUERY_STRING", "")
-        headers = _headers(environ)
+        headers = environ_headers(environ)
         uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
         url_length = len(uri) if uri else len(raw_path) + (len(query) + 1 if query else 0)
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()

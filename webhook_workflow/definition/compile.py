@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import DefinitionError
+from ..http.auth import basic_header
 from ..http.querystring import QueryOptions
 from ..http.response import ResponseSpec
 from ..nodes.base import MAX_BRANCH_INDEX, CompiledNode, NodeType
@@ -89,6 +90,8 @@ class CompiledWorkflow:
     timeout_ms: int = 0
     #: The trigger guards (signature, idempotency, filter, network, cors, bodies, syncWait).
     guards: Guards = NO_GUARDS
+    #: What clients send as ``Authorization`` for :attr:`auth` (``Basic <base64>``).
+    auth_header: bytes | None = None
 
 
 def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
@@ -135,6 +138,7 @@ def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
         delete_on_status=frozenset(options["deleteExecutionOnStatus"]),
         timeout_ms=options["timeout"],
         guards=guards,
+        auth_header=None if trigger.auth is None else basic_header(trigger.auth),
     )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import binascii
 import hmac
-from base64 import b64decode
+from base64 import b64decode, b64encode
 
-__all__ = ["WWW_AUTHENTICATE", "check_basic"]
+__all__ = ["WWW_AUTHENTICATE", "basic_header", "check_basic", "check_basic_raw"]
 
 #: The challenge sent with every 401 of a Basic-auth workflow.
 WWW_AUTHENTICATE = ("WWW-Authenticate", 'Basic realm="webhook"')
@@ -32,3 +32,20 @@ def check_basic(header: str | None, expected: tuple[bytes, bytes]) -> bool:
     user_ok = hmac.compare_digest(username, expected[0])
     password_ok = hmac.compare_digest(password, expected[1])
     return bool(colon) and user_ok and password_ok
+
+
+def basic_header(expected: tuple[bytes, bytes]) -> bytes:
+    """The ``Authorization`` value clients send for ``expected``: ``Basic <base64>``."""
+    return b"Basic " + b64encode(expected[0] + b":" + expected[1])
+
+
+def check_basic_raw(header: bytes | None, expected: tuple[bytes, bytes],
+                    canonical: bytes) -> bool:
+    """:func:`check_basic` for the header's bytes, with ``canonical`` (:func:`basic_header`)
+    compared first: what nearly every client sends is then accepted by one constant-time
+    comparison, and any other spelling gets the full check."""
+    if header is None:
+        return False
+    if hmac.compare_digest(header, canonical):
+        return True
+    return check_basic(header.decode("latin-1"), expected)

@@ -6,9 +6,7 @@ import ipaddress
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from multidict import CIMultiDict
-
-from .request import header_value
+from .headers import RequestHeaders
 from .response import CoreResponse
 
 if TYPE_CHECKING:
@@ -25,7 +23,7 @@ class PublicHeaders(Mapping[str, str]):
 
     __slots__ = ("_headers",)
 
-    def __init__(self, headers: CIMultiDict[str]) -> None:
+    def __init__(self, headers: RequestHeaders) -> None:
         self._headers = headers
 
     def __getitem__(self, name: str) -> str:
@@ -37,7 +35,7 @@ class PublicHeaders(Mapping[str, str]):
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
         if name.lower() in _CREDENTIALS:
             return default
-        value = header_value(self._headers, name)
+        value = self._headers.get(name)
         return default if value is None else value
 
     def __iter__(self) -> Iterator[str]:
@@ -65,11 +63,11 @@ def in_networks(address: str | None, networks: Sequence[Network]) -> bool:
     return any(ip in network for network in networks)
 
 
-def _forwarded_for(headers: CIMultiDict[str], header: str) -> list[str]:
+def _forwarded_for(headers: RequestHeaders, header: str) -> list[str]:
     """Client addresses a proxy chain reported in ``header``, nearest proxy last. Only the
     one header the trusted proxies set is read: a client can send the other one."""
     if header.lower() == "forwarded":
-        forwarded = header_value(headers, "forwarded") or ""
+        forwarded = headers.get("forwarded") or ""
         hops = []
         for element in forwarded.split(","):
             for pair in element.split(";"):
@@ -82,7 +80,7 @@ def _forwarded_for(headers: CIMultiDict[str], header: str) -> list[str]:
                         value = value.split(":", 1)[0]
                     hops.append(value)
         return hops
-    xff = header_value(headers, header)
+    xff = headers.get(header)
     hops = []
     for hop in (xff.split(",") if xff else []):
         hop = hop.strip()
@@ -94,7 +92,7 @@ def _forwarded_for(headers: CIMultiDict[str], header: str) -> list[str]:
     return hops
 
 
-def client_address(peer: str | None, headers: CIMultiDict[str], trusted: Sequence[Network],
+def client_address(peer: str | None, headers: RequestHeaders, trusted: Sequence[Network],
                    header: str = "X-Forwarded-For") -> str | None:
     """The client's address: the peer, unless the peer is a trusted proxy; then the forwarded
     chain is walked from the right, past trusted hops, to the first untrusted address."""

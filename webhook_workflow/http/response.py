@@ -24,6 +24,7 @@ from ..definition.fields import (
 from ..errors import DefinitionError
 from ..jsoncodec import dumps_bytes
 from ..variables.templates import Template, to_text
+from .json_plan import JsonPlan, plan_json
 
 __all__ = [
     "RESPONSE_FIELDS",
@@ -106,12 +107,17 @@ RESPONSE_FIELDS = (
 class ResponseSpec:
     """A compiled ``{"statusCode", "headers", "body"}``."""
 
-    __slots__ = ("body", "headers", "static", "status")
+    __slots__ = ("_content_type", "body", "headers", "plan", "static", "status")
 
-    def __init__(self, status: int, headers: list[tuple[str, Template]], body: Template) -> None:
+    def __init__(self, status: int, headers: list[tuple[str, Template]], body: Template,
+                 plan: JsonPlan | None = None) -> None:
         self.status = status
         self.headers = headers
         self.body = body
+        #: The body serialised once with slots for its templated leaves (a dict/list body).
+        self.plan = plan
+        # Whether the definition sets Content-Type itself (else the body's kind chooses).
+        self._content_type = not any(n.lower() == "content-type" for n, _ in headers)
         self.static: CoreResponse | None = None
         if body.is_static and all(t.is_static for _, t in headers):
             self.static = self._build(body.render({}), [(n, wire_text(to_text(t.render({}))))
@@ -119,19 +125,25 @@ class ResponseSpec:
 
     def render(self, scope: Mapping[str, Any]) -> CoreResponse:
         """Render against ``scope``; raises :class:`HeaderInjection` on an unsafe header value."""
-        if self.static is not None:
-            return CoreResponse(self.static.status, list(self.static.headers), self.static.body)
+        static = self.static
+        if static is not None:
+            return CoreResponse(static.status, list(static.headers), static.body)
         headers = []
         for name, compiled in self.headers:
             value = to_text(compiled.render(scope))
             if _BAD.search(value):
                 raise HeaderInjection(f"header {name!r} rendered to a value with CR, LF or NUL")
             headers.append((name, wire_text(value)))
-        return self._build(self.body.render(scope), headers)
+        plan = self.plan
+        if plan is None:
+            return self._build(self.body.render(scope), headers)
+        if self._content_type:
+            headers.insert(0, ("Content-Type", APPLICATION_JSON))
+        return CoreResponse(self.status, headers, plan.render(scope))
 
     def _build(self, body: Any, headers: list[tuple[str, str]]) -> CoreResponse:
         data, content_type = encode_body(body)
-        if content_type and not any(n.lower() == "content-type" for n, _ in headers):
+        if content_type and self._content_type:
             headers.insert(0, ("Content-Type", content_type))
         return CoreResponse(self.status, headers, data)
 
@@ -149,8 +161,9 @@ def compile_response(value: Any, path: str, roots: frozenset[str] | None = None
                                   f"{name} is set by the server, not by a workflow")
         where = join(join(join(path, "headers"), i), "value")
         headers.append((name, template(header["value"], where, roots)))
-    return config, ResponseSpec(config["statusCode"], headers,
-                                template(config["body"], join(path, "body"), roots))
+    body = template(config["body"], join(path, "body"), roots)
+    plan = None if body.is_static else plan_json(config["body"], roots)
+    return config, ResponseSpec(config["statusCode"], headers, body, plan)
 
 
 

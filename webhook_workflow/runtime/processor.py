@@ -12,6 +12,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Generator, Mapping
+from datetime import datetime
 from inspect import isgenerator
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,8 @@ __all__ = ["Processor"]
 logger = logging.getLogger("webhook_workflow.processor")
 
 _RUN, _RESUME = 0, 1
+_PENDING = Status.PENDING
+_RESOLVED = Status.RESOLVED
 
 
 class Processor:
@@ -134,21 +137,26 @@ class Processor:
     def save_job(self, node: CompiledNode, job: Job, branch: int | None = None) -> Job:
         """Record ``job`` as the latest job of ``node`` (a job saved again is updated);
         ``branch`` marks that the node's branch with that index starts next."""
-        job.node_key = node.key
-        self.seq += 1
-        job.meta["seq"] = self.seq
-        if branch is None:
-            job.meta.pop("branch", None)
-        else:
-            job.meta["branch"] = branch
+        return self._save(node, job, branch, utcnow())
+
+    def _save(self, node: CompiledNode, job: Job, branch: int | None, now: datetime) -> Job:
+        key = node.key
+        job.node_key = key
+        self.seq = seq = self.seq + 1
+        meta = job.meta
+        meta["seq"] = seq
+        if branch is not None:
+            meta["branch"] = branch
+        elif "branch" in meta:
+            del meta["branch"]
         if job.started_at is None:
-            job.started_at = utcnow()
-        if job.status != Status.PENDING:
-            job.finished_at = utcnow()
-        if self._jobs_by_key.get(node.key) is not job:
+            job.started_at = now
+        if job.status != _PENDING:
+            job.finished_at = now
+        if self._jobs_by_key.get(key) is not job:
             self.execution.jobs.append(job)
-            self._jobs_by_key[node.key] = job
-        self.jobs_map[node.key] = job.result
+            self._jobs_by_key[key] = job
+        self.jobs_map[key] = job.result
         if self.on_flush is not None:
             self.unsaved[job.id] = job
         return job
@@ -164,14 +172,17 @@ class Processor:
     def steps(self) -> Generator[Call, Any, Status]:
         """Run the execution to its end (or until it waits); return its status."""
         execution = self.execution
+        # One clock read per node: the moment a node ends is when the next one starts.
+        mark = utcnow()
         if execution.started_at is None:
-            execution.started_at = utcnow()
+            execution.started_at = mark
         execution.status = Status.STARTED
         start = self._start()
         if isinstance(start, Status):
             return self._exit(start)
         kind, node, value = start
         deadline = self.deadline
+        save = self._save
         while True:
             if deadline is not None and time.monotonic() >= deadline:
                 # The node never starts; its job says why.
@@ -183,41 +194,45 @@ class Processor:
                 self.save_job(node, Job(Status.ERROR, {"message": message}))
                 return self._exit(Status.ERROR)
             self.node_runs += 1
-            started = utcnow()
             try:
                 if kind == _RUN:
                     outcome: Any = node.impl.run(node, value, self)
                 else:
                     outcome = node.impl.resume(node, value, self)
-                if isgenerator(outcome):
+                if outcome.__class__ is not Job and isgenerator(outcome):
                     outcome = yield from self._effects(outcome)  # type: ignore[arg-type]
             except Exception as exc:
                 outcome = self._error_job(node, exc, kind == _RESUME)
-            job = _job_of(outcome)
+            job = outcome if outcome.__class__ is Job else _job_of(outcome)
+            now = utcnow()
             if job.started_at is None:
-                job.started_at = started
+                job.started_at = mark
+            mark = now
             if deadline is not None and time.monotonic() >= deadline:
                 # The node ended after the deadline: its result no longer counts.
                 job.status = Status.ABORTED
                 job.log = f"{self.cap} reached while this node ran; its result was discarded"
-                self.save_job(node, job)
+                save(node, job, None, now)
                 return self._time_out()
-            if isinstance(outcome, RunBranch):
-                self.save_job(node, job, outcome.index)
-                kind, node, value = _RUN, node.branches[outcome.index], job
-                continue
-            self.save_job(node, job)
-            if isinstance(outcome, Stop):
-                return self._exit(outcome.status)
-            if job.status == Status.RESOLVED and node.downstream is not None:
+            if outcome is not job:
+                if isinstance(outcome, RunBranch):
+                    save(node, job, outcome.index, now)
+                    kind, node, value = _RUN, node.branches[outcome.index], job
+                    continue
+                if isinstance(outcome, Stop):
+                    save(node, job, None, now)
+                    return self._exit(outcome.status, now)
+            save(node, job, None, now)
+            status = job.status
+            if status == _RESOLVED and node.downstream is not None:
                 kind, node, value = _RUN, node.downstream, job
                 continue
-            if job.status == Status.PENDING:
+            if status == _PENDING:
                 # The node waits (e.g. a timer); the execution stays STARTED until resumed.
                 return Status.STARTED
             parent = node.parent
             if parent is None:
-                return self._exit(job.status)
+                return self._exit(status, now)
             kind, node, value = _RESUME, parent, job
 
     def _effects(self, node_steps: Generator[Call, Any, Outcome]) -> Generator[Call, Any, Outcome]:
@@ -282,12 +297,12 @@ class Processor:
         self.logger.info("execution %s: %s reached, aborted", self.execution.id, self.cap)
         return self._exit(Status.ABORTED)
 
-    def _exit(self, status: Status) -> Status:
+    def _exit(self, status: Status, now: datetime | None = None) -> Status:
         # No flush here: the engine records the end (or the wait) with every job at once.
         execution = self.execution
         execution.status = status
         if status != Status.STARTED:
-            execution.finished_at = utcnow()
+            execution.finished_at = utcnow() if now is None else now
         return status
 
 

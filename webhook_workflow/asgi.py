@@ -9,7 +9,6 @@ protocol itself when the wrapped app cannot (Django raises on lifespan).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -83,8 +82,10 @@ class WebhookMiddleware:
             logger.exception("unexpected error answering %s %s", scope.get("method"),
                              scope.get("path"))
             response = error_response(500, "internal error")
-        with contextlib.suppress(OSError):  # the client went away (ASGI 2.4): nothing to tell
+        try:
             await _send(send, response)
+        except OSError:  # the client went away (ASGI 2.4): nothing to tell
+            return  # (a try block, not contextlib.suppress: this runs on every request)
 
     async def _handle(self, scope: Scope, key: str, receive: Receive) -> CoreResponse:
         headers = asgi_headers(scope["headers"])
@@ -96,7 +97,13 @@ class WebhookMiddleware:
                                       client=peer[0] if peer else None)
         if isinstance(admitted, CoreResponse):
             return admitted
-        body = await _read_body(receive, admitted)
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            body: bytes | CoreResponse = message.get("body", b"")  # the usual single message
+            if len(body) > admitted.max_body:  # type: ignore[arg-type]
+                body = self.gateway.too_large(admitted)
+        else:
+            body = await _read_body(receive, admitted, message)
         if isinstance(body, CoreResponse):
             return body
         result = self.gateway.accept(admitted, body)
@@ -154,30 +161,45 @@ class WebhookMiddleware:
                 return
 
 
-async def _read_body(receive: Receive, admitted: Admission) -> bytes | CoreResponse:
+async def _read_body(receive: Receive, admitted: Admission,
+                     message: Message) -> bytes | CoreResponse:
+    """The body from ``message`` (the first one received) and the ones after it."""
     parts: list[bytes] = []
     total = 0
     limit = admitted.max_body
     while True:
-        message = await receive()
         kind = message["type"]
         if kind == "http.disconnect":
             raise _Disconnected
-        if kind != "http.request":
-            continue
-        chunk = message.get("body", b"")
-        if chunk:
-            total += len(chunk)
-            if total > limit:
-                return error_response(413, f"body larger than {limit} bytes")
-            parts.append(chunk)
-        if not message.get("more_body", False):
-            return parts[0] if len(parts) == 1 else b"".join(parts)
+        if kind == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                total += len(chunk)
+                if total > limit:
+                    return error_response(413, f"body larger than {limit} bytes")
+                parts.append(chunk)
+            if not message.get("more_body", False):
+                return parts[0] if len(parts) == 1 else b"".join(parts)
+        message = await receive()
+
+
+# ``name.lower().encode()`` of answer header names; they come from definitions and the
+# library, so there are few, but the cache is bounded all the same.
+_NAMES: dict[str, bytes] = {}
+
+
+def _name(name: str) -> bytes:
+    encoded = _NAMES.get(name)
+    if encoded is None:
+        encoded = name.lower().encode("latin-1")
+        if len(_NAMES) < 1024:
+            _NAMES[name] = encoded
+    return encoded
 
 
 async def _send(send: Send, response: CoreResponse) -> None:
-    headers = [(name.lower().encode("latin-1"), value.encode("latin-1"))
-               for name, value in response.headers]
-    headers.append((b"content-length", str(len(response.body)).encode("ascii")))
+    body = response.body
+    headers = [(_name(name), value.encode("latin-1")) for name, value in response.headers]
+    headers.append((b"content-length", str(len(body)).encode("ascii")))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    await send({"type": "http.response.body", "body": response.body})
+    await send({"type": "http.response.body", "body": body})

@@ -73,6 +73,9 @@ class Engine:
         self.store: Store = open_store(store, max_executions=int(self.settings["max_executions"]),
                                        max_queue=int(self.settings["max_queue"]),
                                        lease=float(self.settings["lease"]))
+        #: The store's batched ``add_later`` when it commits in batches, else None.
+        self.add_later = getattr(self.store, "add_later", None)
+        self._max_node_runs = int(self.settings["max_node_runs"])
         self.retention = check_retention(self.settings["retention"], self.store)
         self.system = _system_scope()
         self._node_types: dict[str, NodeType] = builtin_nodes()
@@ -163,7 +166,7 @@ class Engine:
     def processor(self, workflow: CompiledWorkflow, execution: Execution) -> Processor:
         """A processor for one execution of ``workflow``."""
         proc = Processor(workflow, execution, system=self.system, env=self.env,
-                         max_node_runs=int(self.settings["max_node_runs"]), log=logger,
+                         max_node_runs=self._max_node_runs, log=logger,
                          timezone=self.timezone, settings=self.settings)
         proc.spawn = self._spawn
         return proc

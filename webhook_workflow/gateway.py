@@ -183,8 +183,9 @@ class Gateway:
                     idempotency = Idempotency(workflow.key, to_text(key),
                                               guards.idempotency_ttl)
         if workflow.sync:
+            now = utcnow()
             execution = Execution(workflow.key, workflow.version, context, status=Status.STARTED,
-                                  sync=True, started_at=utcnow())
+                                  sync=True, created_at=now, started_at=now)
             return SyncRun(engine, workflow, execution, idempotency, extra)
         answer = self._render(workflow.response, {"$context": context, "$system": engine.system,
                                                   "$env": engine.env}, workflow, extra)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import StoreUnavailable
 from .http.response import CoreResponse, empty_response, error_response
-from .runtime.effects import drive_async, drive_sync
+from .runtime.effects import drive_async, drive_sync, start
 from .runtime.records import Execution
 from .runtime.status import Status, execution_status_name
 from .store.base import Idempotency, IdempotencyRecord
@@ -56,7 +56,7 @@ class _Settled:
 def _record(engine: Engine, execution: Execution,
             idempotency: Idempotency | None) -> Future[IdempotencyRecord | None] | _Settled:
     """Submit the execution (and its idempotency key) to the store; a future of the result."""
-    add_later = getattr(engine.store, "add_later", None)
+    add_later = engine.add_later
     if add_later is not None:  # a store that commits in batches answers later
         future: Future[IdempotencyRecord | None] = add_later(execution, idempotency)
         return future
@@ -148,7 +148,6 @@ class SyncRun:
         self.processor = engine.processor(workflow, execution)
         self.future = _record(engine, execution, idempotency)
         current_execution.set(execution.id)
-        self._lock = threading.Lock()
         self._ended = False
         self._detached = False
 
@@ -203,10 +202,14 @@ class SyncRun:
 
     async def run_async(self) -> CoreResponse:
         """Run on the event loop; blocking node work goes to threads (ASGI door)."""
-        try:
-            outcome: Any = await _settled(self.future)
-        except Exception as exc:
-            outcome = exc
+        future = self.future
+        if isinstance(future, _Settled):  # the memory store: nothing to await
+            outcome: Any = future.error or future.value
+        else:
+            try:
+                outcome = await _settled(future)
+            except Exception as exc:
+                outcome = exc
         refused = self._admitted(outcome)
         if refused is not None:
             return refused
@@ -215,18 +218,23 @@ class SyncRun:
             await asyncio.to_thread(thread.join, self.workflow.guards.sync_wait_ms / 1000)
             return self._after_wait()
         running = self.engine.dispatcher.running
-        running.add(self.execution.id)
+        ident = self.execution.id
+        running.add(ident)
         try:
-            await drive_async(self.processor.steps(), self.processor.deadline)
+            steps = self.processor.steps()
+            effect = start(steps)
+            if effect is not None:
+                await drive_async(steps, self.processor.deadline, first=effect)
         except Exception as exc:
             self.engine.fail(self.execution, exc)
         finally:
-            running.discard(self.execution.id)
+            running.discard(ident)
         return self._answer()
 
     # -- options.syncWait -----------------------------------------------------------------
     def _start_thread(self) -> threading.Thread:
         """Run the execution on its own thread, so it can outlive the request."""
+        self._lock = threading.Lock()  # only a run that may outlive its request needs one
         running = self.engine.dispatcher.running
         running.add(self.execution.id)
 
@@ -286,5 +294,6 @@ class SyncRun:
         if self.idempotency is not None:
             self.engine.store.remember(self.idempotency.workflow_key, self.idempotency.key,
                                        answer.to_record())
-        answer.headers.extend(self.extra)
+        if self.extra:
+            answer.headers.extend(self.extra)
         return answer

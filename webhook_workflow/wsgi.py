@@ -28,10 +28,17 @@ _READ_CHUNK = 64 * 1024
 
 
 def _status_line(status: int) -> str:
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} Status {status}"
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        try:
+            line = f"{status} {HTTPStatus(status).phrase}"
+        except ValueError:
+            line = f"{status} Status {status}"
+        _STATUS_LINES[status] = line  # statuses are 100..599: the cache stays small
+    return line
+
+
+_STATUS_LINES: dict[int, str] = {}
 
 
 class WebhookMiddleware:

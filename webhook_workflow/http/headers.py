@@ -97,27 +97,87 @@ def asgi_headers(raw: list[tuple[bytes, bytes]] | Iterable[Any]) -> RequestHeade
     return RequestHeaders(*_joined((bytes(n), bytes(v)) for n, v in raw))
 
 
-# Carried in CONTENT_TYPE / CONTENT_LENGTH, which win (as they did for CGI scripts).
-_CGI_OWN = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
+# The CGI names of the fields a WSGI environ carries outside ``HTTP_*`` (they win over an
+# ``HTTP_`` twin, as they did for CGI scripts).
+_CGI_OWN = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+_CGI_VALUES = frozenset(_CGI_OWN.values())
+_CGI_KEYS: dict[str, str] = {}
+
+
+def _cgi_key(name: str) -> str:
+    key = _CGI_KEYS.get(name)
+    if key is None:
+        low = name.lower()
+        key = _CGI_OWN.get(low) or "HTTP_" + low.upper().replace("-", "_")
+        if len(_CGI_KEYS) < _MAX_KEYS:
+            _CGI_KEYS[name] = key
+    return key
+
+
+class _EnvironHeaders(RequestHeaders):
+    """The header fields of a WSGI environ, read in place (values are latin-1 text)."""
+
+    __slots__ = ("_environ",)
+
+    def __init__(self, environ: Mapping[str, Any]) -> None:
+        count = size = 0
+        for name, value in environ.items():
+            # The wire name is as long as the CGI name without "HTTP_"; ": " and CRLF add 4.
+            if name[:5] == "HTTP_" and name not in _SHADOWED:
+                count += 1
+                size += len(name) - 1 + len(value)
+        for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            value = environ.get(name)
+            if value:
+                count += 1
+                size += len(name) + 4 + len(value)
+        super().__init__({}, count, size)
+        self._environ = environ
+
+    def get(self, name: str, default: Any = None) -> Any:
+        key = _cgi_key(name)
+        value = self._environ.get(key)
+        # An empty CONTENT_TYPE/CONTENT_LENGTH means "not sent"; an empty HTTP_* was sent.
+        if value is None or (not value and key in _CGI_VALUES):
+            return default
+        return value
+
+    def raw(self, name: str) -> bytes | None:
+        value = self.get(name)
+        return None if value is None else str(value).encode("latin-1", "replace")
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return str(value)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def _names(self) -> list[str]:
+        names = [name[5:].replace("_", "-").lower() for name in self._environ
+                 if name[:5] == "HTTP_" and name not in _SHADOWED]
+        names += [low for low, key in _CGI_OWN.items() if self._environ.get(key)]
+        return names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+_SHADOWED = frozenset({"HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"})
 
 
 def environ_headers(environ: Mapping[str, Any]) -> RequestHeaders:
     """From a WSGI environ: ``HTTP_*`` keys plus ``CONTENT_TYPE`` and ``CONTENT_LENGTH``.
 
-    The server has already joined repeated fields (with ``,``). Names are rebuilt the CGI way
-    (``HTTP_X_REQUEST_ID`` -> ``x-request-id``), values are latin-1 strings (PEP 3333).
+    The server has already joined repeated fields (with ``,``). Names are read the CGI way
+    (``x-request-id`` is ``HTTP_X_REQUEST_ID``); values are latin-1 strings (PEP 3333).
     """
-    pairs = [(name[5:].replace("_", "-").lower().encode("latin-1"),
-              value.encode("latin-1", "replace"))
-             for name, value in environ.items()
-             if name[:5] == "HTTP_" and name not in _CGI_OWN and isinstance(value, str)]
-    content_type = environ.get("CONTENT_TYPE")
-    if content_type:
-        pairs.append((b"content-type", content_type.encode("latin-1", "replace")))
-    content_length = environ.get("CONTENT_LENGTH")
-    if content_length:
-        pairs.append((b"content-length", content_length.encode("latin-1", "replace")))
-    return RequestHeaders(*_joined(pairs))
+    return _EnvironHeaders(environ)
 
 
 def headers_from_pairs(pairs: Iterable[tuple[str, str]]) -> RequestHeaders:

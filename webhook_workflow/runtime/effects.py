@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["Call", "drive_async", "drive_sync"]
+__all__ = ["Call", "drive_async", "drive_sync", "start"]
 
 T = TypeVar("T")
 
@@ -28,6 +28,18 @@ class Call:
 
     fn: Callable[..., Any]
     args: tuple[Any, ...] = ()
+
+
+def start(steps: Generator[Call, Any, Any]) -> Call | None:
+    """Run a processor generator up to its first effect; None when it ended without one.
+
+    Most runs of a sync workflow never yield (their nodes are pure), so an async caller that
+    starts the run itself only needs a coroutine for the runs that do.
+    """
+    try:
+        return next(steps)
+    except StopIteration:
+        return None
 
 
 def _run_awaitable(awaitable: Awaitable[Any]) -> Any:
@@ -120,11 +132,13 @@ async def _perform_async_until(effect: Call, deadline: float) -> Any:
     return await asyncio.wait_for(future, max(0.0, deadline - time.monotonic()))
 
 
-async def drive_async(steps: Generator[Call, Any, T], deadline: float | None = None) -> T:
+async def drive_async(steps: Generator[Call, Any, T], deadline: float | None = None, *,
+                      first: Call | None = None) -> T:
     """Run a processor generator on the running event loop; blocking effects go to a thread.
-    With a ``deadline`` the loop stops waiting for an effect at that moment."""
+    With a ``deadline`` the loop stops waiting for an effect at that moment. ``first`` is the
+    effect the generator already yielded, when the caller started it (see :func:`start`)."""
     try:
-        effect = next(steps)
+        effect = next(steps) if first is None else first
         while True:
             try:
                 if deadline is None:

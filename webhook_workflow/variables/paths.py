@@ -76,6 +76,20 @@ class Path:
     def __str__(self) -> str:
         return self.text
 
+    def tail(self, start: int) -> Path:
+        """The rest of this path once its first ``start`` segments have been read.
+
+        ``get`` on the tail continues a walk exactly where ``get`` on this path would be
+        after ``start`` steps, since each step depends on its own segment only.
+        """
+        segments = self.segments[start:]
+        if not segments:
+            raise ValueError(f"path {self.text!r} has no segment after {start}")
+        text = "".join(
+            f"[{seg}]" if seg.isascii() and seg.isdigit() else f".{seg}" for seg in segments
+        )
+        return Path(text.removeprefix("."), segments)
+
     def get(self, value: Any, *, map_lists: bool = False) -> Any:
         """Return the value at this path in ``value``, or :data:`MISSING` when there is none.
 

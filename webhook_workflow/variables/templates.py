@@ -12,13 +12,14 @@ import contextlib
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from ..errors import TemplateError
+from .lookups import Render, dict_render, list_render, lookup_render, splice_render
 from .paths import MISSING, Path, compile_path
 
 __all__ = [
@@ -43,8 +44,6 @@ ALIAS: Final = "ctx."
 # NocoBase's placeholder characters plus ``[`` and ``]``, since our paths accept ``[n]``.
 # Text such as ``{{#each}}`` or ``{{ "x" }}`` does not match and stays literal, as there.
 _PLACEHOLDER: Final = re.compile(r"\{\{([\w\s:+,@/()?=*$.\-\[\]]+)\}\}")
-
-_Render = Callable[[Mapping[str, Any]], Any]
 
 
 def find_placeholders(text: str) -> list[tuple[int, int, str, str | None]]:
@@ -220,6 +219,11 @@ def to_text(value: Any) -> str:
 class Template:
     """A compiled template: immutable and safe to share between threads.
 
+    ``render(scope)`` renders it against ``scope`` (keys are the root names, ``"$context"``
+    ...). A static template returns the original value itself; a templated container is
+    rebuilt, sharing its static parts. Treat the result as read-only. ``render`` is the
+    compiled function itself, not a method, so that a render costs no extra call.
+
     ``is_static`` is true when no placeholder occurs anywhere; ``paths`` lists every
     placeholder path (``ctx.`` alias removed, first occurrence order, without repeats).
     Build one with :func:`compile_template`.
@@ -228,16 +232,14 @@ class Template:
     source: Any
     is_static: bool
     paths: tuple[str, ...]
-    _render: _Render | None = field(default=None, repr=False)
+    render: Render = field(repr=False)
 
-    def render(self, scope: Mapping[str, Any]) -> Any:
-        """Render against ``scope`` (keys are the root names, ``"$context"`` ...).
 
-        A static template returns the original value itself; a templated container is
-        rebuilt, sharing its static parts. Treat the result as read-only.
-        """
-        render = self._render
-        return self.source if render is None else render(scope)
+def _constant(value: Any) -> Render:
+    def render(scope: Mapping[str, Any]) -> Any:
+        return value
+
+    return render
 
 
 def compile_template(value: Any, roots: frozenset[str] | None = None) -> Template:
@@ -254,14 +256,16 @@ def compile_template(value: Any, roots: frozenset[str] | None = None) -> Templat
     finally:
         if token is not None:
             _ROOTS.reset(token)
-    return Template(value, render is None, tuple(paths), render)
+    if render is None:
+        return Template(value, True, tuple(paths), _constant(value))
+    return Template(value, False, tuple(paths), render)
 
 
 def _located(where: str, exc: TemplateError) -> TemplateError:
     return TemplateError(exc.reason, where) if where else exc
 
 
-def _compile(value: Any, where: str, paths: dict[str, None]) -> _Render | None:
+def _compile(value: Any, where: str, paths: dict[str, None]) -> Render | None:
     """A render function for ``value``, or None when it holds no placeholder."""
     if isinstance(value, str):
         try:
@@ -275,57 +279,33 @@ def _compile(value: Any, where: str, paths: dict[str, None]) -> _Render | None:
     return None
 
 
-def _lookup(path: Path, default: str | None) -> _Render:
-    get = path.get
-
-    def lookup(scope: Mapping[str, Any]) -> Any:
-        found = get(scope, map_lists=True)
-        # Functions are called, which is how {{$system.now}} works; classes are not.
-        if callable(found) and not isinstance(found, type):
-            found = found()
-        if found is None or found is MISSING:
-            return default
-        return found
-
-    return lookup
-
-
-def _compile_string(text: str, paths: dict[str, None], *, typed: bool) -> _Render | None:
+def _compile_string(text: str, paths: dict[str, None], *, typed: bool) -> Render | None:
     if "{{" not in text:
         return None
     spots = find_placeholders(text)
     if not spots:
         return None
-    lookups: list[_Render] = []
+    lookups: list[Render] = []
     for _start, _end, path_text, default in spots:
         path = _compile_placeholder_path(path_text)
         paths.setdefault(path.text)
-        lookups.append(_lookup(path, default))
+        lookups.append(lookup_render(path, default))
     if len(spots) == 1 and spots[0][0] == 0 and spots[0][1] == len(text):
-        if typed:
-            return lookups[0]
+        # The whole string: the lookup itself is the render (typed), or its text (keys).
         only = lookups[0]
-        return lambda scope: to_text(only(scope))
+        return only if typed else lambda scope: to_text(only(scope))
     literals: list[str] = []
     cursor = 0
     for start, end, _path, _default in spots:
         literals.append(text[cursor:start])
         cursor = end
-    head, tail = literals[0], text[cursor:]
-    pieces = tuple(zip(lookups, [*literals[1:], tail], strict=True))
-
-    def splice(scope: Mapping[str, Any]) -> str:
-        out = [head]
-        for lookup, literal in pieces:
-            out.append(to_text(lookup(scope)))
-            out.append(literal)
-        return "".join(out)
-
-    return splice
+    tail = text[cursor:]
+    return splice_render(literals[0], list(zip(lookups, [*literals[1:], tail], strict=True)),
+                         to_text)
 
 
-def _compile_dict(value: dict[Any, Any], where: str, paths: dict[str, None]) -> _Render | None:
-    entries: list[tuple[Any, _Render | None, Any, _Render | None]] = []
+def _compile_dict(value: dict[Any, Any], where: str, paths: dict[str, None]) -> Render | None:
+    entries: list[tuple[Any, Render | None, Any, Render | None]] = []
     dynamic = False
     for key, item in value.items():
         inner = f"{where}.{key}" if where else str(key)
@@ -339,28 +319,11 @@ def _compile_dict(value: dict[Any, Any], where: str, paths: dict[str, None]) -> 
         item_render = _compile(item, inner, paths)
         dynamic = dynamic or key_render is not None or item_render is not None
         entries.append((key, key_render, item, item_render))
-    if not dynamic:
-        return None
-    frozen = tuple(entries)
-
-    def render_dict(scope: Mapping[str, Any]) -> dict[Any, Any]:
-        out: dict[Any, Any] = {}
-        for key, key_render, item, item_render in frozen:
-            out[key if key_render is None else key_render(scope)] = (
-                item if item_render is None else item_render(scope)
-            )
-        return out
-
-    return render_dict
+    return dict_render(entries) if dynamic else None
 
 
-def _compile_list(value: list[Any], where: str, paths: dict[str, None]) -> _Render | None:
+def _compile_list(value: list[Any], where: str, paths: dict[str, None]) -> Render | None:
     entries = [(item, _compile(item, f"{where}[{i}]", paths)) for i, item in enumerate(value)]
     if all(render is None for _item, render in entries):
         return None
-    frozen = tuple(entries)
-
-    def render_list(scope: Mapping[str, Any]) -> list[Any]:
-        return [item if render is None else render(scope) for item, render in frozen]
-
-    return render_list
+    return list_render(entries)

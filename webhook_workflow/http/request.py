@@ -15,7 +15,7 @@ from typing import Any
 from multidict import CIMultiDict
 
 from ..errors import RequestRejected
-from ..jsoncodec import loads
+from ..jsoncodec import BACKEND, loads
 from .auth import WWW_AUTHENTICATE, check_basic
 
 __all__ = ["Limits", "body_limit", "check_head", "header_value", "is_form", "is_json",
@@ -108,16 +108,13 @@ def parse_body(content_type: str | None, body: bytes, *, strict: bool, max_depth
         if strict and (body or content_type):
             raise RequestRejected(415, f"Content-Type must be {accepted}")
         return {}
-    if not body.strip():
+    # Same test as ``not body.strip()`` (ASCII whitespace incl. \v and \f), without a copy.
+    if not body or body.isspace():
         return {}
     if body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]  # RFC 8259 lets a parser ignore a UTF-8 byte order mark
     try:
-        body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise RequestRejected(400, "body is not valid UTF-8") from None
-    try:
-        value = loads(body)
+        value = loads(_document(body))
     except RecursionError:
         raise RequestRejected(400, f"JSON nests deeper than {max_depth} levels") from None
     except ValueError as exc:
@@ -127,18 +124,75 @@ def parse_body(content_type: str | None, body: bytes, *, strict: bool, max_depth
         raise RequestRejected(400, f"invalid JSON: {reason}") from None
     if not isinstance(value, dict | list):
         raise RequestRejected(400, "JSON body must be an object or an array")
-    if _SURROGATE_ESCAPE.search(body) is not None and not _utf8_clean(value):
+    # Every escape starts with a backslash; most bodies have none, and memchr says so at once.
+    escaped = b"\\" in body
+    if escaped and _SURROGATE_ESCAPE.search(body) is not None and not _utf8_clean(value):
         raise RequestRejected(400, "invalid JSON: a \\u escape is a lone surrogate (not text)")
-    # Counting brackets is cheap and bounds the depth from above; only bodies with more
-    # containers than the limit need the walk.
-    if body.count(b"{") + body.count(b"[") > max_depth and _depth_exceeds(value, max_depth):
+    # The text bounds the value's depth from above (duplicate keys may drop containers), so
+    # only bodies the text puts over the limit need the exact walk of the parsed value.
+    if _text_depth_exceeds(body, max_depth, escaped) and _depth_exceeds(value, max_depth):
         raise RequestRejected(400, f"JSON nests deeper than {max_depth} levels")
     return value
+
+
+# The stdlib decoder wants text, so the body is decoded once and handed over as str; orjson
+# reads bytes and would only have to encode a str back.
+_LOADS_TEXT = BACKEND == "stdlib"
+
+
+def _document(body: bytes) -> str | bytes:
+    """What ``loads`` is given: ``RequestRejected(400)`` when ``body`` is not UTF-8."""
+    if not _LOADS_TEXT and body.isascii():
+        return body  # ASCII is UTF-8, and the check is far cheaper than a decode
+    try:
+        # orjson refuses such bytes too, but its stdlib fallback would call them invalid JSON.
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestRejected(400, "body is not valid UTF-8") from None
+    return text if _LOADS_TEXT else body
 
 
 # Escapes of UTF-16 surrogates (\ud800-\udfff): legal JSON, but only in pairs do they make
 # text. Python clients escape every emoji this way, so the exact check runs only then.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# The regex engine finds this pair faster than ``in`` does (a common last byte slows that).
+_ESCAPED_QUOTE = re.compile(rb'\\"')
+
+# The skeleton of a JSON text: its brackets, opening ones as "(" and closing ones as ")"
+# (valid JSON pairs them by kind, so the kind no longer matters), and its quotes.
+_SKELETON = bytes.maketrans(b"{[}]", b"(())")
+_NOT_SKELETON = bytes(sorted(set(range(256)) - set(b'{}[]"')))
+
+
+def _text_depth_exceeds(body: bytes, max_depth: int, escaped: bool) -> bool:
+    """True when the brackets of the valid JSON text ``body`` nest deeper than ``max_depth``.
+
+    The brackets outside strings are the containers as written, so their depth is the
+    parsed value's unless duplicate keys dropped some. Each step runs in C over bytes.
+    """
+    if len(body) <= 2 * max_depth:
+        return False  # each level takes two brackets
+    if escaped and _ESCAPED_QUOTE.search(body) is not None:
+        # Escaped quotes do not end strings. Backslashes pair up from the left in a run, so
+        # dropping the escaped backslashes first leaves only the escapes of quotes.
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = body.translate(_SKELETON, _NOT_SKELETON)
+    brackets = skeleton.translate(None, b'"')
+    if brackets.count(b"(") <= max_depth:
+        return False  # even counting the brackets inside strings, there are not enough
+    # Counted without overlap, adjacent pairs cover every quote exactly when each run of
+    # quotes between two brackets is even, that is when no bracket lies inside a string.
+    quotes = len(skeleton) - len(brackets)
+    if quotes and 2 * skeleton.count(b'""') != quotes:
+        # Removing adjacent quotes keeps the brackets outside strings where they were; the
+        # rest alternate: outside, string, outside ...
+        brackets = b"".join(skeleton.replace(b'""', b"").split(b'"')[::2])
+    for peeled in range(max_depth):
+        if len(brackets) <= 2 * (max_depth - peeled):
+            return False
+        # Each pass removes every innermost pair, that is one level of the deepest nesting.
+        brackets = brackets.replace(b"()", b"")
+    return bool(brackets)
 
 
 def _utf8_clean(value: Any) -> bool:
@@ -151,6 +205,7 @@ def _utf8_clean(value: Any) -> bool:
 
 
 def _depth_exceeds(value: Any, max_depth: int) -> bool:
+    """True when the parsed ``value`` nests deeper than ``max_depth`` (``{}`` is 1 level)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()

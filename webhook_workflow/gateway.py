@@ -23,7 +23,7 @@ from .http.querystring import parse_query
 from .http.request import Limits, is_form, parse_body, parse_content_length
 from .http.response import CoreResponse, HeaderInjection, error_response
 from .runs import RETRY_AFTER, Acknowledgement, SyncRun
-from .runtime.records import Execution, utcnow
+from .runtime.records import Execution
 from .runtime.status import Status
 from .store.base import Idempotency
 from .variables.templates import to_text
@@ -183,7 +183,7 @@ class Gateway:
                     idempotency = Idempotency(workflow.key, to_text(key),
                                               guards.idempotency_ttl)
         if workflow.sync:
-            now = utcnow()
+            now = time.time()
             execution = Execution(workflow.key, workflow.version, context, status=Status.STARTED,
                                   sync=True, created_at=now, started_at=now)
             return SyncRun(engine, workflow, execution, idempotency, extra)

@@ -86,6 +86,8 @@ def check_head(headers: CIMultiDict[str], auth: tuple[bytes, bytes] | None,
 
 def is_json(content_type: str | None) -> bool:
     """True for ``application/json`` and ``application/*+json`` (parameters allowed)."""
+    if content_type == "application/json":
+        return True  # what nearly every sender writes
     if not content_type:
         return False
     media = content_type.split(";", 1)[0].strip().lower()

@@ -12,13 +12,12 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Generator, Mapping
-from datetime import datetime
 from inspect import isgenerator
 from typing import TYPE_CHECKING, Any
 
 from ..nodes.base import CompiledNode, Outcome, RunBranch, Stop
 from .effects import Call
-from .records import Execution, Job, utcnow
+from .records import Execution, Job
 from .status import Status
 
 if TYPE_CHECKING:
@@ -137,9 +136,9 @@ class Processor:
     def save_job(self, node: CompiledNode, job: Job, branch: int | None = None) -> Job:
         """Record ``job`` as the latest job of ``node`` (a job saved again is updated);
         ``branch`` marks that the node's branch with that index starts next."""
-        return self._save(node, job, branch, utcnow())
+        return self._save(node, job, branch, time.time())
 
-    def _save(self, node: CompiledNode, job: Job, branch: int | None, now: datetime) -> Job:
+    def _save(self, node: CompiledNode, job: Job, branch: int | None, now: float) -> Job:
         key = node.key
         job.node_key = key
         self.seq = seq = self.seq + 1
@@ -173,7 +172,8 @@ class Processor:
         """Run the execution to its end (or until it waits); return its status."""
         execution = self.execution
         # One clock read per node: the moment a node ends is when the next one starts.
-        mark = utcnow()
+        clock = time.time
+        mark = clock()
         if execution.started_at is None:
             execution.started_at = mark
         execution.status = Status.STARTED
@@ -204,7 +204,7 @@ class Processor:
             except Exception as exc:
                 outcome = self._error_job(node, exc, kind == _RESUME)
             job = outcome if outcome.__class__ is Job else _job_of(outcome)
-            now = utcnow()
+            now = clock()
             if job.started_at is None:
                 job.started_at = mark
             mark = now
@@ -297,12 +297,12 @@ class Processor:
         self.logger.info("execution %s: %s reached, aborted", self.execution.id, self.cap)
         return self._exit(Status.ABORTED)
 
-    def _exit(self, status: Status, now: datetime | None = None) -> Status:
+    def _exit(self, status: Status, now: float | None = None) -> Status:
         # No flush here: the engine records the end (or the wait) with every job at once.
         execution = self.execution
         execution.status = status
         if status != Status.STARTED:
-            execution.finished_at = utcnow() if now is None else now
+            execution.finished_at = time.time() if now is None else now
         return status
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -39,7 +39,8 @@ class MemoryStore:
         self.max_executions = max_executions
         self.max_queue = max_queue
         self._lock = threading.Lock()
-        self._all: OrderedDict[str, Execution] = OrderedDict()
+        # Insertion-ordered (oldest first), as list() needs; a plain dict pops faster.
+        self._all: dict[str, Execution] = {}
         self._queue: deque[str] = deque()
         self._finished: deque[str] = deque()
         #: Executions waiting on a timer: id -> epoch seconds when they are due.

@@ -333,7 +333,14 @@ def parse_query(query: bytes | str, options: QueryOptions = DEFAULT_OPTIONS) -> 
     """
     if not query:
         return {}
-    flat, nested, repeated = _pairs(_text(query), options)
+    text = _text(query)
+    if "&" not in text and "%" not in text and "+" not in text and "[" not in text \
+            and "]" not in text:
+        # One plain pair (``source=shop``), the usual webhook query: nothing to decode,
+        # split or nest.
+        key, _, value = text.partition("=")
+        return {key: value} if key else {}
+    flat, nested, repeated = _pairs(text, options)
     if nested:
         return _nest(flat, options)
     return _finish(flat) if repeated else flat

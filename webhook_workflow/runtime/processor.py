@@ -112,10 +112,11 @@ class Processor:
         self.scopes: dict[str, Any] = {}
         #: Orders job saves; a resumed run continues after the job saved last.
         self.seq = 0
-        for job in sorted(execution.jobs, key=lambda j: j.meta.get("seq", 0)):
-            self.jobs_map[job.node_key] = job.result
-            self._jobs_by_key[job.node_key] = job
-            self.seq = max(self.seq, int(job.meta.get("seq", 0)))
+        if execution.jobs:  # a run that resumes: what its nodes did so far
+            for job in sorted(execution.jobs, key=lambda j: j.meta.get("seq", 0)):
+                self.jobs_map[job.node_key] = job.result
+                self._jobs_by_key[job.node_key] = job
+                self.seq = max(self.seq, int(job.meta.get("seq", 0)))
         self.scope: dict[str, Any] = {
             "$context": execution.context,
             "$jobsMapByNodeKey": self.jobs_map,
@@ -148,10 +149,11 @@ class Processor:
             meta["branch"] = branch
         elif "branch" in meta:
             del meta["branch"]
-        if job.started_at is None:
-            job.started_at = now
+        # The raw time slots: reading ``started_at`` would build a datetime (see records).
+        if job._started is None:
+            job._started = now
         if job.status != _PENDING:
-            job.finished_at = now
+            job._finished = now
         if self._jobs_by_key.get(key) is not job:
             self.execution.jobs.append(job)
             self._jobs_by_key[key] = job
@@ -174,8 +176,8 @@ class Processor:
         # One clock read per node: the moment a node ends is when the next one starts.
         clock = time.time
         mark = clock()
-        if execution.started_at is None:
-            execution.started_at = mark
+        if execution._started is None:
+            execution._started = mark
         execution.status = Status.STARTED
         start = self._start()
         if isinstance(start, Status):
@@ -205,8 +207,8 @@ class Processor:
                 outcome = self._error_job(node, exc, kind == _RESUME)
             job = outcome if outcome.__class__ is Job else _job_of(outcome)
             now = clock()
-            if job.started_at is None:
-                job.started_at = mark
+            if job._started is None:
+                job._started = mark
             mark = now
             if deadline is not None and time.monotonic() >= deadline:
                 # The node ended after the deadline: its result no longer counts.
@@ -302,7 +304,7 @@ class Processor:
         execution = self.execution
         execution.status = status
         if status != Status.STARTED:
-            execution.finished_at = time.time() if now is None else now
+            execution._finished = time.time() if now is None else now
         return status
 
 

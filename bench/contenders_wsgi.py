@@ -4,17 +4,19 @@ gunicorn serves them as ``bench.contenders_wsgi:<name>()``. The bare one does ho
 the job needs (route, method, constant-time Basic auth, bounded body read, JSON parse, header
 and query read, JSON answer); Flask is written as its docs teach. The floor answers ``ok``
 without reading anything.
+
+Each factory builds its contender for the JSON variant of the process (:mod:`bench.variants`):
+the stdlib ``json``, or orjson (for Flask through a JSON provider, as Flask's docs teach).
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from . import job
+from . import job, variants
 from .contenders_asgi import _basic_ok, _error_body
 
 StartResponse = Callable[..., Any]
@@ -24,40 +26,47 @@ _STATUS = {200: "200 OK", 400: "400 Bad Request", 401: "401 Unauthorized",
            404: "404 Not Found", 405: "405 Method Not Allowed", 413: "413 Content Too Large"}
 
 
-def _answer(start_response: StartResponse, status: int, body: Any,
-            *extra: tuple[str, str]) -> list[bytes]:
-    data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    start_response(_STATUS[status], [("Content-Type", "application/json"), *extra,
-                                     ("Content-Length", str(len(data)))])
-    return [data]
+def _bare_app(variant: str) -> WSGIApp:
+    """The bare WSGI callable, parsing and answering with ``variant``'s JSON functions."""
+    loads, dumps_bytes = variants.codec(variant)
 
+    def answer(start_response: StartResponse, status: int, body: Any,
+               *extra: tuple[str, str]) -> list[bytes]:
+        data = dumps_bytes(body)
+        start_response(_STATUS[status], [("Content-Type", "application/json"), *extra,
+                                         ("Content-Length", str(len(data)))])
+        return [data]
 
-def _bare(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-    if environ.get("PATH_INFO") != job.ROUTE:
-        return _answer(start_response, 404, {"errors": [{"message": "not found"}]})
-    method = environ["REQUEST_METHOD"]
-    if method != "POST":
-        return _answer(start_response, 405, job.not_allowed(method), ("Allow", "POST"))
-    if not _basic_ok(environ.get("HTTP_AUTHORIZATION", "").encode("latin-1")):
-        return _answer(start_response, 401, job.UNAUTHORIZED, ("WWW-Authenticate", job.REALM))
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return _answer(start_response, 400, {"errors": [{"message": "bad length"}]})
-    if length > job.MAX_BODY:
-        return _answer(start_response, 413, {"errors": [{"message": "body too large"}]})
-    try:
-        data = json.loads(environ["wsgi.input"].read(length))
-    except ValueError:
-        return _answer(start_response, 400, {"errors": [{"message": "invalid JSON"}]})
-    query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
-    order = data.get("order") if isinstance(data, dict) else None
-    if not isinstance(order, dict) or order.get("status") != "paid":
-        return _answer(start_response, 400, {"ok": False})
-    query.get("source")  # the job keeps query.source; nothing in the answer uses it
-    return _answer(start_response, 200, {"ok": True, "id": order.get("id"),
-                                         "request": environ.get("HTTP_X_REQUEST_ID")},
-                   ("X-Order", str(order.get("id"))))
+    def bare(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != job.ROUTE:
+            return answer(start_response, 404, {"errors": [{"message": "not found"}]})
+        method = environ["REQUEST_METHOD"]
+        if method != "POST":
+            return answer(start_response, 405, job.not_allowed(method), ("Allow", "POST"))
+        if not _basic_ok(environ.get("HTTP_AUTHORIZATION", "").encode("latin-1")):
+            return answer(start_response, 401, job.UNAUTHORIZED,
+                          ("WWW-Authenticate", job.REALM))
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return answer(start_response, 400, {"errors": [{"message": "bad length"}]})
+        if length > job.MAX_BODY:
+            return answer(start_response, 413, {"errors": [{"message": "body too large"}]})
+        try:
+            # orjson.JSONDecodeError is a ValueError too.
+            data = loads(environ["wsgi.input"].read(length))
+        except ValueError:
+            return answer(start_response, 400, {"errors": [{"message": "invalid JSON"}]})
+        query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+        order = data.get("order") if isinstance(data, dict) else None
+        if not isinstance(order, dict) or order.get("status") != "paid":
+            return answer(start_response, 400, {"ok": False})
+        query.get("source")  # the job keeps query.source; nothing in the answer uses it
+        return answer(start_response, 200, {"ok": True, "id": order.get("id"),
+                                            "request": environ.get("HTTP_X_REQUEST_ID")},
+                      ("X-Order", str(order.get("id"))))
+
+    return bare
 
 
 def _floor(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -67,12 +76,35 @@ def _floor(environ: dict[str, Any], start_response: StartResponse) -> Iterable[b
 
 def bare() -> WSGIApp:
     """A bare WSGI callable doing the job by hand."""
-    return _bare
+    return _bare_app(variants.current())
 
 
 def floor() -> WSGIApp:
     """The floor: answers ``ok`` without reading the request."""
     return _floor
+
+
+def _orjson_provider() -> type[Any]:
+    """A Flask JSON provider on orjson: ``request.get_json`` and ``jsonify`` go through it."""
+    import orjson
+    from flask import Response
+    from flask.json.provider import JSONProvider
+
+    class ORJSONProvider(JSONProvider):
+        """orjson for Flask; keys are not sorted (the answers compare as JSON values)."""
+
+        def dumps(self, obj: Any, **kwargs: Any) -> str:
+            return orjson.dumps(obj).decode()
+
+        def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+            return orjson.loads(s)
+
+        def response(self, *args: Any, **kwargs: Any) -> Response:
+            # The bytes go out as they are, without a round trip through str.
+            obj = self._prepare_response_obj(args, kwargs)
+            return Response(orjson.dumps(obj), mimetype="application/json")
+
+    return ORJSONProvider
 
 
 def flask() -> WSGIApp:
@@ -81,6 +113,8 @@ def flask() -> WSGIApp:
     from werkzeug.exceptions import HTTPException
 
     app = Flask("bench_flask")
+    if variants.current() == "orjson":
+        app.json = _orjson_provider()(app)
 
     @app.errorhandler(HTTPException)
     def errors(exc: HTTPException) -> Any:
@@ -118,6 +152,8 @@ def door() -> WSGIApp:
 
     engine = Engine()
     engine.add_workflow(job.EXAMPLE)
+    # The library picked its codec at import; a door on the wrong one must not be timed.
+    variants.check_library(variants.current())
     return WebhookMiddleware(engine=engine)
 
 

@@ -3,16 +3,23 @@
 Every contender is checked on the four cases of :mod:`bench.job` first; one whose answers
 differ is reported and not timed. The paid request is timed. Ratios are to the bare
 same-job contender of the same kind, and for the doors also to the framework of their kind.
+
+One run times one JSON variant (:mod:`bench.variants`), the one the process started with: the
+library reads it at import. ``python -m bench.inprocess --json VARIANT`` runs the section in
+a fresh process and prints its Markdown; ``python -m bench`` runs each variant so.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from . import contenders_asgi, contenders_wsgi, job
+from . import contenders_asgi, contenders_wsgi, job, variants
 from .report import X, micros, ratio, table, target
 from .timing import Runner, asgi_answer, asgi_runner, measure, wsgi_answer, wsgi_runner
 
@@ -83,8 +90,16 @@ def _rows(kind: str, labels: dict[str, str], times: dict[str, float],
     return rows
 
 
-def run(*, quick: bool = False, deadline: float | None = None) -> str:
-    """Check, time and report both kinds; returns Markdown."""
+def run(*, quick: bool = False, deadline: float | None = None,
+        variant: str | None = None) -> str:
+    """Check, time and report both kinds with the JSON ``variant`` of this process (the
+    default); returns Markdown. RuntimeError when the process or the library is on another
+    variant."""
+    variant = variant or variants.current()
+    if variants.current() != variant:
+        raise RuntimeError(f"this process runs the {variants.current()} JSON variant, not "
+                           f"{variant}: start it with {variants.ENV}={variant}")
+    variants.check_library(variant)
     repeats, seconds = (3, 0.08) if quick else (9, 0.15)
     loop = asyncio.new_event_loop()
     out = []
@@ -113,11 +128,32 @@ def run(*, quick: bool = False, deadline: float | None = None) -> str:
     out.append(f"Paid seed request, CPU time of the process per request (other work on the "
                f"machine does not count), median of {repeats} round-robin repeats of about "
                f"{seconds:g} s each; every contender answered paid / unpaid / no-auth / GET "
-               "as expected before it was timed (the floor only answers `ok`).")
+               "as expected before it was timed (the floor only answers `ok`). "
+               f"JSON: {variants.describe(variant)} in the library (checked in the timing "
+               "process) and in every contender.")
     return "\n".join(out)
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """Print the section's Markdown for one JSON variant (the parent collects it)."""
+    parser = argparse.ArgumentParser(prog="python -m bench.inprocess")
+    parser.add_argument("--quick", action="store_true", help="shorter measurements")
+    parser.add_argument("--json", choices=variants.VARIANTS, default=None,
+                        help="the JSON variant (default: the one the environment selects)")
+    args = parser.parse_args(argv)
+    if args.json:
+        try:
+            variants.selected(args.json)
+        except ValueError as exc:
+            parser.error(str(exc))
+        # Before anything imports the library: it reads the variable once, at import.
+        os.environ[variants.ENV] = args.json
     began = time.monotonic()
-    print(run(quick=True))
-    print(f"({time.monotonic() - began:.1f} s)")
+    sys.stdout.write(run(quick=args.quick, variant=args.json) + "\n")
+    sys.stderr.write(f"bench.inprocess: {variants.current()} JSON took "
+                     f"{time.monotonic() - began:.1f} s\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

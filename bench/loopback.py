@@ -41,26 +41,34 @@ def free_port() -> int:
 
 @contextmanager
 def server(command: list[str], port: int, env: Mapping[str, str]) -> Iterator[None]:
-    """Run a server command until the block ends; wait (bounded) for its port."""
-    proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {' '.join(command)}")
-            time.sleep(0.05)
-        yield
-    finally:
-        proc.send_signal(signal.SIGTERM)
+    """Run a server command until the block ends; wait (bounded) for its port.
+
+    When the server does not start, the error names the last line it wrote to stderr (a
+    contender's factory that refuses to build, such as a door on the wrong JSON codec).
+    """
+    with tempfile.TemporaryFile("w+") as errors:
+        proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env},
+                                stdout=subprocess.DEVNULL, stderr=errors)
         try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+            deadline = time.monotonic() + 20
+            while True:
+                with socket.socket() as sock:
+                    if sock.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    errors.seek(0)
+                    lines = [line for line in errors.read().splitlines() if line.strip()]
+                    last = f" ({lines[-1].strip()})" if lines else ""
+                    raise RuntimeError(f"server did not start: {' '.join(command)}{last}")
+                time.sleep(0.05)
+            yield
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
 
 
 _WRK_SCRIPT = """

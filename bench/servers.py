@@ -5,6 +5,9 @@ ASGI contenders under uvicorn (1 worker), WSGI contenders under gunicorn (1 sync
 server is checked on the four cases over HTTP before it is loaded; the contenders of one
 server kind are loaded round-robin for a few rounds and each keeps its best round. Ratios are
 to the bare same-job contender under the same server.
+
+One run serves one JSON variant (:mod:`bench.variants`): every server starts with it in its
+environment, and the door factories refuse to build on another codec.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from . import contenders_asgi, contenders_wsgi, job
+from . import contenders_asgi, contenders_wsgi, job, variants
 from .loopback import (
     Load,
     free_port,
@@ -26,6 +29,8 @@ from .loopback import (
 from .report import X, ratio, table, target
 
 CONNECTIONS = 16
+#: Paid requests of the short warm-up (``warmup`` 0): wrk cannot load for less than 1 s.
+WARM_REQUESTS = 100
 #: server label -> minimum door RPS as a fraction of the bare contender's (None: no target)
 SERVERS: dict[str, float | None] = {"uvicorn": 0.85, "gunicorn sync": None,
                                     f"gunicorn gthread {X}4": 0.85}
@@ -54,20 +59,27 @@ def _load(port: int, seconds: float) -> Load:
     return load(url, job.PAID.body, heads, seconds=seconds, connections=CONNECTIONS, threads=1)
 
 
-def _group(rows: list[Row], seconds: float, rounds: int, warmup: float) -> None:
+def _group(rows: list[Row], seconds: float, rounds: int, warmup: float,
+           variant: str) -> None:
     """Serve every contender of one server kind at once (idle servers cost next to nothing),
-    check and warm each, then load them round-robin ``rounds`` times; keep each one's best
+    check and warm each (``warmup`` seconds of load, or :data:`WARM_REQUESTS` requests one
+    at a time when it is 0), then load them round-robin ``rounds`` times; keep each one's best
     round (other work on a shared machine only ever lowers a round)."""
     with ExitStack() as stack:
         ports: dict[str, int] = {}
         for row in rows:
             port = free_port()
             try:
-                stack.enter_context(server(_command(row.server, row.name, port), port, {}))
+                stack.enter_context(server(_command(row.server, row.name, port), port,
+                                           variants.environ(variant)))
                 if row.name != "floor":
                     row.problem = job.check_server(port)
                 if not row.problem:
-                    _load(port, warmup)
+                    if warmup:
+                        _load(port, warmup)
+                    else:
+                        for _ in range(WARM_REQUESTS):
+                            job.http_answer(port, job.PAID)
                     ports[row.name] = port
             except Exception as exc:  # a contender that cannot be served is reported
                 row.problem = f"{type(exc).__name__}: {exc}"
@@ -83,18 +95,22 @@ def _group(rows: list[Row], seconds: float, rounds: int, warmup: float) -> None:
             row.result = max(row.rounds, key=lambda result: result.rps)
 
 
-def measure(seconds: float = 2.0, rounds: int = 3, warmup: float = 1.0) -> list[Row]:
+def measure(seconds: float = 2.0, rounds: int = 3, warmup: float = 1.0,
+            variant: str = variants.BASELINE) -> list[Row]:
+    """Serve, check and load every contender of every server kind with the JSON ``variant``."""
     rows: list[Row] = []
     for server_label in SERVERS:
         kind = contenders_asgi.CONTENDERS if server_label == "uvicorn" else \
             contenders_wsgi.CONTENDERS
         group = [Row(server_label, name, label) for name, (label, _) in kind.items()]
-        _group(group, seconds, rounds, warmup)
+        _group(group, seconds, rounds, warmup, variant)
         rows += group
     return rows
 
 
-def report(rows: list[Row], seconds: float, rounds: int) -> str:
+def report(rows: list[Row], seconds: float, rounds: int,
+           variant: str = variants.BASELINE, warmup: float = 1.0) -> str:
+    """The Markdown table of ``rows`` (one JSON variant) and how they were measured."""
     lines = []
     for row in rows:
         bare = next(r for r in rows if r.server == row.server and r.name == "bare").result
@@ -112,28 +128,36 @@ def report(rows: list[Row], seconds: float, rounds: int) -> str:
         lines.append([row.label, row.server, f"{result.rps:,.0f}", ratio(to_bare),
                       f"{result.p50_ms:.2f}", f"{result.p99_ms:.2f}", errors, goals])
     tool = next((r.result.tool for r in rows if r.result), "wrk")
+    warm = f"a {warmup:g} s warm-up" if warmup else f"a warm-up of {WARM_REQUESTS} requests"
     return "\n".join([
         table(["contender", "server", "RPS", f"{X} bare", "p50 ms", "p99 ms", "errors",
                "targets"], lines, numeric=(2, 3, 4, 5, 6)),
         "",
         f"Paid seed request, {CONNECTIONS} connections, load by {tool} (1 thread) on "
-        f"127.0.0.1: after a 1 s warm-up, {rounds} round{'s' if rounds > 1 else ''} of "
+        f"127.0.0.1: after {warm}, {rounds} round{'s' if rounds > 1 else ''} of "
         f"{seconds:g} s per contender, round-robin over the servers of one kind (all started "
         f"at once, loaded one at a time); the best round is shown. "
         f"{server_flavour()}. The gunicorn sync worker closes the connection after each "
-        "answer (no keep-alive), so wrk reconnects for every request there.",
+        "answer (no keep-alive), so wrk reconnects for every request there. "
+        f"JSON: {variants.describe(variant)} in the library and in every contender (each "
+        f"server started with {variants.ENV}={variant}; the doors check their codec).",
     ])
 
 
-def run(*, quick: bool = False, seconds: float | None = None) -> str:
-    """Serve, check and load every contender: ``rounds`` loads of ``seconds`` each (wrk counts
-    whole seconds)."""
+def run(*, quick: bool = False, seconds: float | None = None,
+        variant: str = variants.BASELINE) -> str:
+    """Serve, check and load every contender with the JSON ``variant``: ``rounds`` loads of
+    ``seconds`` each (wrk counts whole seconds)."""
     rounds = 1 if quick else 3
     seconds = seconds or (1.0 if quick else 2.0)
-    return report(measure(seconds, rounds, warmup=1.0), seconds, rounds)
+    # A quick run has two variants' servers to get through in its time budget: a 1 s wrk
+    # warm-up would double the time of each contender's single 1 s round.
+    warmup = 0.0 if quick else 1.0
+    return report(measure(seconds, rounds, warmup=warmup, variant=variant), seconds, rounds,
+                  variant, warmup)
 
 
 if __name__ == "__main__":
     began = time.monotonic()
-    print(run(quick=True))
+    print(run(quick=True, variant=variants.current()))
     print(f"({time.monotonic() - began:.1f} s)")

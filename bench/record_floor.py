@@ -4,8 +4,9 @@ The seed request leaves one execution with two jobs in the store (the condition'
 Response node's). This times exactly that bookkeeping, with nothing else of the request
 (no HTTP, no JSON, no templates, no node logic): an :class:`Execution` with its context, two
 :class:`Job` records, the memory store's ``add`` at the start and ``save`` at the end. It is
-printed as a ratio to the bare ASGI callable doing the whole job, measured in the same run,
-round-robin, in CPU time. The in-process target (door <= 1.3x bare) leaves 0.3x of a bare
+printed as a ratio to the bare ASGI callable doing the whole job (in each JSON variant the
+bench knows: the stdlib and, when installed, orjson), measured in the same run, round-robin,
+in CPU time. The in-process target (door <= 1.3x bare) leaves 0.3x of a bare
 request for everything the library does beyond the hand-written endpoint; this shows how
 much of that the record alone takes.
 """
@@ -20,7 +21,7 @@ from webhook_workflow.runtime.records import Execution, Job
 from webhook_workflow.runtime.status import Status
 from webhook_workflow.store.memory import MemoryStore
 
-from . import contenders_asgi, job
+from . import contenders_asgi, job, variants
 from .timing import Runner, asgi_runner, clock, measure
 
 CONTEXT = {"headers": {"X-Request-Id": job.REQUEST_ID}, "query": {"source": "shop"},
@@ -56,14 +57,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=0.2)
     args = parser.parse_args()
     loop = asyncio.new_event_loop()
-    times = measure({"bare": asgi_runner(loop, contenders_asgi.bare(), job.PAID),
-                     "record": record_runner()},
-                    repeats=args.repeats, seconds=args.seconds)
+    names = [v for v in variants.VARIANTS if v == "stdlib" or variants.have_orjson()]
+    runners: dict[str, Runner] = {
+        name: asgi_runner(loop, contenders_asgi._bare_app(name), job.PAID)
+        for name in names}
+    runners["record"] = record_runner()
+    times = measure(runners, repeats=args.repeats, seconds=args.seconds)
     loop.close()
-    bare, record = times["bare"], times["record"]
-    print(f"bare ASGI callable, whole seed request: {bare:.2f} µs")
-    print(f"execution record alone (1 execution, 2 jobs, store add + save): {record:.2f} µs"
-          f" = {record / bare:.2f}x the bare request")
+    record = times.pop("record")
+    print(f"execution record alone (1 execution, 2 jobs, store add + save): {record:.2f} µs")
+    for name, bare in times.items():
+        print(f"bare ASGI callable, whole seed request, {name} JSON: {bare:.2f} µs; "
+              f"the record alone = {record / bare:.2f}x of it")
 
 
 if __name__ == "__main__":

@@ -120,12 +120,13 @@ class _EnvironHeaders(RequestHeaders):
     __slots__ = ("_environ",)
 
     def __init__(self, environ: Mapping[str, Any]) -> None:
-        count = size = 0
-        for name, value in environ.items():
-            # The wire name is as long as the CGI name without "HTTP_"; ": " and CRLF add 4.
-            if name[:5] == "HTTP_" and name not in _SHADOWED:
-                count += 1
-                size += len(name) - 1 + len(value)
+        names = [name for name in environ if name[:5] == "HTTP_"]
+        for name in _SHADOWED:
+            if name in environ:
+                names.remove(name)
+        count = len(names)
+        # The wire name is as long as the CGI name without "HTTP_"; ": " and CRLF add 4.
+        size = sum(map(len, names)) + sum(map(len, map(environ.__getitem__, names))) - count
         for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             value = environ.get(name)
             if value:

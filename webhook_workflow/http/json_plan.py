@@ -11,15 +11,22 @@ definition's.
 
 from __future__ import annotations
 
+import json.encoder
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..jsoncodec import dumps_bytes
+from ..jsoncodec import BACKEND, dumps_bytes
 from ..variables.templates import Template, compile_template
 
 __all__ = ["JsonPlan", "plan_json"]
 
 _Render = Callable[[Mapping[str, Any]], Any]
+
+# Text is most of what slots hold; with the stdlib backend its encoding is this one C
+# function (the encoder's own choice for ``ensure_ascii=False``), without the encoder's
+# Python-level ``encode`` around it. orjson is one call for any value anyway.
+_QUOTE: Callable[[str], str] | None = (
+    json.encoder.encode_basestring if BACKEND == "stdlib" else None)
 
 
 class JsonPlan:
@@ -36,7 +43,11 @@ class JsonPlan:
         out = [self._head]
         append = out.append
         for slot, chunk in self._pieces:
-            append(dumps_bytes(slot(scope)))
+            value = slot(scope)
+            if _QUOTE is not None and value.__class__ is str:
+                append(_QUOTE(value).encode("utf-8"))  # what the stdlib encoder does for text
+            else:
+                append(dumps_bytes(value))
             append(chunk)
         return b"".join(out)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -244,3 +245,69 @@ def test_async_custom_node_runs_on_the_loop() -> None:
                               b'{"name":"ada"}'))
     assert answer.json() == {"hello": "ada"}
     engine.close()
+
+
+def _call(app: Any, scope: dict[str, Any], messages: list[dict[str, Any]]) -> tuple[int, bytes]:
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return messages.pop(0)
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return start["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def _echo_engine() -> Engine:
+    eng = Engine()
+    eng.add_workflow({
+        "key": "echo", "sync": True,
+        "config": {"basicAuthentication": {"username": "u", "password": "p:w"},
+                   "request": {"headers": [{"key": "X-Tag"}]}},
+        "nodes": [{"key": "r", "type": "response",
+                   "config": {"body": {"tag": "{{$context.headers.X-Tag}}",
+                                       "body": "{{$context.body}}"}}}]})
+    return eng
+
+
+def _scope(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {"type": "http", "method": "POST", "path": "/api/webhook:trigger/echo",
+            "root_path": "", "query_string": b"", "headers": headers}
+
+
+AUTH = b"Basic dTpwOnc="  # u:p:w
+
+
+@pytest.mark.parametrize("auth", [AUTH, b"basic dTpwOnc=", b"BASIC   dTpwOnc=  "])
+def test_header_names_in_any_case_and_repeats_joined(auth: bytes) -> None:
+    """Servers may send names as received: case-insensitive, repeats joined with ', '."""
+    eng = _echo_engine()
+    try:
+        status, body = _call(WebhookMiddleware(engine=eng), _scope([
+            (b"Content-Type", b"application/json"), (b"AUTHORIZATION", auth),
+            (b"X-Tag", b"a"), (b"x-tag", b"b")]), [
+            {"type": "http.request", "body": b"", "more_body": True},
+            {"type": "http.request", "body": b'{"n":', "more_body": True},
+            {"type": "http.request", "body": b"1}", "more_body": False}])
+        assert (status, json.loads(body)) == (200, {"tag": "a, b", "body": {"n": 1}})
+    finally:
+        eng.close(timeout=5)
+
+
+@pytest.mark.parametrize("auth", [None, b"Basic dTpwOnc", b"Basic dTpw", b"Bearer dTpwOnc=",
+                                  b"Basic dTpwOnc=x"])
+def test_other_credentials_are_refused(auth: bytes | None) -> None:
+    eng = _echo_engine()
+    headers = [(b"content-type", b"application/json")]
+    if auth is not None:
+        headers.append((b"authorization", auth))
+    try:
+        status, _ = _call(WebhookMiddleware(engine=eng), _scope(headers), [
+            {"type": "http.request", "body": b"{}", "more_body": False}])
+        assert status == 401
+        assert eng.executions() == []
+    finally:
+        eng.close(timeout=5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import pytest
@@ -157,3 +158,41 @@ def test_unexpected_error_is_a_500_without_traceback(engine: Engine,
     assert answer.status == 500
     assert answer.json() == {"errors": [{"message": "internal error"}]}
     assert b"secret" not in answer.body and b"Traceback" not in answer.body
+
+
+def test_environ_headers_are_read_the_cgi_way() -> None:
+    """An empty header that was sent is "", an empty CONTENT_TYPE is absent, the CGI
+    CONTENT_* keys win over HTTP_ twins, and the 431 limits count what the environ holds."""
+    eng = Engine(max_header_count=4)
+    eng.add_workflow({"key": "echo", "sync": True,
+                      "config": {"request": {"headers": [{"key": "X-Tag"}, {"key": "X-None"}]}},
+                      "nodes": [{"key": "r", "type": "response",
+                                 "config": {"body": {"tag": "{{$context.headers.X-Tag}}",
+                                                     "none": "{{$context.headers.X-None}}",
+                                                     "ct": "{{$context.body}}"}}}]})
+    app = WebhookMiddleware(engine=eng)
+    seen: dict[str, Any] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc: Any = None) -> Any:
+        seen["status"] = status
+        return lambda data: None
+
+    def call(extra: dict[str, str], body: bytes = b'{"a":1}') -> tuple[str, Any]:
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/webhook:trigger/echo",
+                   "QUERY_STRING": "", "CONTENT_LENGTH": str(len(body)),
+                   "wsgi.input": io.BytesIO(body), **extra}
+        answer = b"".join(app(environ, start_response))
+        return seen["status"], json.loads(answer)
+
+    try:
+        status, answer = call({"CONTENT_TYPE": "application/json", "HTTP_X_TAG": "",
+                               "HTTP_CONTENT_TYPE": "text/plain"})
+        assert status.startswith("200")
+        assert answer == {"tag": "", "none": None, "ct": {"a": 1}}
+        status, _ = call({"CONTENT_TYPE": "", "HTTP_X_TAG": "a"}, b"")
+        assert status.startswith("200")  # no body and no type: nothing to refuse
+        status, answer = call({"CONTENT_TYPE": "application/json", "HTTP_A": "1",
+                               "HTTP_B": "2", "HTTP_C": "3", "HTTP_D": "4"})
+        assert status.startswith("431"), answer  # 4 HTTP_ fields + type + length > 4
+    finally:
+        eng.close(timeout=5)

@@ -171,6 +171,26 @@ def test_released_execution_is_claimed_again_when_due(store: Store) -> None:
     assert [(j.node_key, j.status) for j in again.jobs] == [("wait", Status.PENDING)]
 
 
+def test_a_waiting_execution_is_woken_once(store: Store) -> None:
+    """A wake hands the job its result; until a worker runs it, another wake is refused
+    and changes nothing (two callers resuming the same job: one wins)."""
+    execution = queued()
+    store.add(execution)
+    claimed = store.claim("me", ["w"], 30)
+    assert claimed is not None
+    pending = Job(Status.PENDING, None, node_key="ask", started_at=utcnow(), meta={"seq": 1})
+    claimed.jobs.append(pending)
+    store.release(claimed, None)  # waits until resumed
+    assert store.wake(execution.id, Job(Status.PENDING, {"ok": 1}, node_key="ask",
+                                        id=pending.id)) is True
+    assert store.wake(execution.id, Job(Status.PENDING, {"ok": 2}, node_key="ask",
+                                        id=pending.id)) is False
+    again = store.claim("other", ["w"], 30)
+    assert again is not None and again.id == execution.id
+    assert [j.result for j in again.jobs] == [{"ok": 1}]
+    assert store.wake("nope") is False
+
+
 def test_waiting_execution_can_be_canceled(store: Store) -> None:
     execution = queued()
     store.add(execution)

@@ -136,9 +136,12 @@ class MemoryStore:
 
     def wake(self, execution_id: str, job: Job | None = None) -> bool:
         with self._lock:
-            if execution_id not in self._waiting:
+            now = time.time()
+            # Already due (woken, or its timer ran out): a worker is about to run it, and
+            # a second wake must not overwrite what the first one handed over.
+            if self._waiting.get(execution_id, now) <= now:
                 return False
-            self._waiting[execution_id] = time.time()
+            self._waiting[execution_id] = now
             stored = self._all.get(execution_id)
             if job is not None and stored is not None:
                 for mine in stored.jobs:

@@ -198,7 +198,7 @@ class _Sql:
             f"lease_until = {_NOW} + %s::float8 * interval '1 second' WHERE id = %s")
         self.wake = (
             f"UPDATE {p}executions SET wake_at = {_NOW} WHERE id = %s AND status = 0 "
-            "AND NOT sync AND owner IS NULL AND wake_at IS NOT NULL")
+            f"AND NOT sync AND owner IS NULL AND wake_at > {_NOW}")
         self.job_result = f"UPDATE {p}jobs SET result = %s WHERE id = %s AND execution_id = %s"
         self.renew = (
             f"UPDATE {p}executions SET lease_until = {_NOW} + %s::float8 * interval '1 second' "

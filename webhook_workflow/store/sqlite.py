@@ -260,10 +260,13 @@ class SQLiteStore(CommitsLater):
 
     def wake(self, execution_id: str, job: Job | None = None) -> bool:
         def wake(conn: sqlite3.Connection) -> bool:
+            now = time.time()
+            # wake_at > now: still waiting; an execution already due (woken before, or its
+            # timer ran out) is about to run, and a second wake must not change its job.
             woken = conn.execute(
                 "UPDATE executions SET wake_at = ? WHERE id = ? AND status = 0 AND sync = 0 "
-                "AND owner IS NULL AND wake_at IS NOT NULL",
-                (time.time(), execution_id)).rowcount > 0
+                "AND owner IS NULL AND wake_at > ?",
+                (now, execution_id, now)).rowcount > 0
             if woken and job is not None:
                 conn.execute("UPDATE jobs SET result = ? WHERE id = ?", (dump(job.result),
                                                                          job.id))

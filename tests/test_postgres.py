@@ -297,25 +297,7 @@ def test_other_hosts_are_woken_by_new_work_and_due_timers(
     unsubscribe()
 
 
-# -- retention, restarts, sync executions ----------------------------------------------------------
-def test_retention_prunes_old_and_excess_finished(stores: Callable[..., PostgresStore]) -> None:
-    store = stores()
-    ids = []
-    for _ in range(5):
-        execution = Execution("w", 1, {}, status=Status.RESOLVED, sync=True,
-                              finished_at=utcnow())
-        execution.jobs.append(Job(Status.RESOLVED, 1, node_key="a"))
-        store.add(execution)
-        ids.append(execution.id)
-    waiting = queued()
-    store.add(waiting)
-    assert store.prune(max_count=2) == 3
-    assert [e.id for e in store.list(status=Status.RESOLVED)] == ids[:1:-1][:2]
-    time.sleep(0.05)
-    assert store.prune(max_age=0.01) == 2
-    assert store.get(waiting.id) is not None  # unfinished executions are never pruned
-
-
+# -- restarts, sync executions ----------------------------------------------------------
 def test_reopening_keeps_everything_and_aborts_orphaned_sync(url: str) -> None:
     first = PostgresStore.from_url(url, lease=0.1)
     execution = queued()

@@ -261,8 +261,7 @@ class SQLiteStore(CommitsLater):
     def wake(self, execution_id: str, job: Job | None = None) -> bool:
         def wake(conn: sqlite3.Connection) -> bool:
             now = time.time()
-            # wake_at > now: still waiting; an execution already due (woken before, or its
-            # timer ran out) is about to run, and a second wake must not change its job.
+            # Only while still waiting: once due (woken, timer out) a second wake is refused.
             woken = conn.execute(
                 "UPDATE executions SET wake_at = ? WHERE id = ? AND status = 0 AND sync = 0 "
                 "AND owner IS NULL AND wake_at > ?",

@@ -271,10 +271,10 @@ def test_sqlite_full_disk_is_store_unavailable_and_writes_nothing(tmp_path: Path
     store.close()
 
 
+@pytest.mark.parametrize("store", ["sqlite", "postgres"], indirect=True)
 def test_retention_prunes_old_and_excess_finished(store: Store) -> None:
-    prune = getattr(store, "prune", None)
-    if prune is None:
-        pytest.skip("the memory store is bounded by max_executions instead")
+    """The durable stores (the memory store is bounded by max_executions instead)."""
+    prune = store.prune  # type: ignore[attr-defined]
     ids = []
     for _ in range(5):
         execution = Execution("w", 1, {}, status=Status.RESOLVED, sync=True,

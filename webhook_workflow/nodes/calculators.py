@@ -19,7 +19,8 @@ from ..variables.templates import Template, to_text
 __all__ = ["CALCULATORS", "Calculation", "compile_calculation"]
 
 
-_JS_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# Linear on any text: "\d+\.?\d*" would try every split of a long digit run before failing.
+_JS_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def _number(value: Any) -> float | None:

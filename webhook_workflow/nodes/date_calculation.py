@@ -35,7 +35,8 @@ __all__ = ["FUNCTIONS", "DateCalculationNode"]
 
 # --- argument checks: each returns the value to use or raises DateError -----------------------
 
-_NUMBER_TEXT: Final = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+# Linear on any text (an optional dot between two digit runs would backtrack quadratically).
+_NUMBER_TEXT: Final = re.compile(r"\s*[+-]?(\d+(?:\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*")
 
 
 def _show(value: Any) -> str:

@@ -61,7 +61,9 @@ MAX_LIST: Final = 100_000
 Number = int | float
 
 # JavaScript's Number() grammar for decimal text (no "inf", "nan" or "1_000" as Python has).
-_DECIMAL: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+# Linear on any text: the fraction is one optional group, so a failing match never re-splits
+# a long digit run.
+_DECIMAL: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 _INTEGER: Final = re.compile(r"[+-]?[0-9]+\Z")
 #: Decimal arithmetic for rounding: enough digits for a 4096-bit integer and any float.
 DECIMALS: Final = Context(prec=2000)

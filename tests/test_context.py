@@ -139,3 +139,28 @@ def test_field_spec_from_dict() -> None:
         "a.b", "A", "v"
     )
     assert FieldSpec.from_dict({"key": "a", "alias": "", "_var": ""}) == FieldSpec("a")
+
+
+@pytest.mark.parametrize("keys", [
+    [("order", None), ("order.extra", None)],            # a path, then one inside it
+    [("order", "o"), ("o.extra", None)],                 # a _var, then a path inside it
+    [("order.lines", None), ("order.lines.0.sku", None), ("order", None),
+     ("order.status.x", None)],                          # deeper, and after an overwrite
+    [("order", None), ("order.lines.5", None)],          # an index that grows a list
+])
+def test_overlapping_items_never_write_into_the_parsed_body(
+        keys: list[tuple[str, str | None]]) -> None:
+    import copy
+
+    body = copy.deepcopy(BODY)
+    before = copy.deepcopy(body)
+    context = build(body=[FieldSpec(key, var=var) for key, var in keys], body_value=body)
+    assert body == before
+    assert context["body"] is not body
+
+
+def test_overlapping_items_give_the_same_context_as_before() -> None:
+    context = build(body=[FieldSpec("order"), FieldSpec("order.extra")])
+    assert context["body"] == {"order": {**BODY["order"], "extra": None}}
+    context = build(body=[FieldSpec("order", var="order"), FieldSpec("order.id")])
+    assert context["body"] == {"order": {**BODY["order"], "id": 7}}

@@ -99,14 +99,36 @@ class ContextBuilder:
         self.build = _generate(header_items, _compile_section(query), _compile_section(body))
 
 
-def _extract(items: tuple[_Item, ...], source: Any) -> Any:
+def _written_into(items: tuple[_Item, ...]) -> tuple[bool, ...]:
+    """For each item, whether a later item writes inside the place it is stored at.
+
+    Such a value (``a`` before ``a.b``, or ``_var: "a"`` before ``a.x``) is stored as a copy:
+    the later write would otherwise go into the parsed request's own object.
+    """
+    places = [(var,) if var is not None else path.segments for path, var in items]
+    return tuple(any(len(later) > len(place) and later[:len(place)] == place
+                     for later in places[i + 1:]) for i, place in enumerate(places))
+
+
+def _tree_copy(value: Any) -> Any:
+    """A copy of the dicts and lists of a parsed value (their leaves are immutable)."""
+    if type(value) is dict:
+        return {key: _tree_copy(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_tree_copy(item) for item in value]
+    return value
+
+
+def _extract(items: tuple[_Item, ...], copied: tuple[bool, ...], source: Any) -> Any:
     """The generic form of a configured section: each item read and stored in turn."""
     out: dict[str, Any] = {}
-    for path, var in items:
+    for (path, var), copy in zip(items, copied, strict=True):
         # Plain lodash get: a list met on the path is not mapped over.
         value = path.get(source)
         if value is MISSING:
             value = None
+        elif copy:
+            value = _tree_copy(value)
         if var is None:
             set_path(out, path, value)
         else:
@@ -183,7 +205,7 @@ def _section(writer: _Writer, items: tuple[_Item, ...], source: str) -> str:
     if not items:
         return source
     if not _straight(items):
-        return f"{writer.constant(partial(_extract, items))}({source})"
+        return f"{writer.constant(partial(_extract, items, _written_into(items)))}({source})"
     root = _Node(source)
     order = [root]
     leaves: list[_Node] = []

@@ -8,8 +8,11 @@ inside IPv6, as mapped, 6to4 or NAT64 address, counts as that IPv4 address).
 
 A destination is its URL host together with every address that host resolves to, and each
 address is judged on its own. Deny wins: an address matching ``deny`` (by the host name or by
-the address) is refused. When ``allow`` is non-empty, every address must match it, by the host
-name or by the address. :func:`resolve` gives those addresses; connecting only to them is
+the address) is refused. Link-local addresses and the cloud metadata services are refused too,
+also without a policy, unless an ``allow`` entry names the host, the address or a network that
+holds it. When ``allow`` is non-empty, every address must match it, by the host name or by the
+address. Host names are compared normalised (lower case, IDNA, no trailing dot).
+:func:`resolve` gives those addresses; connecting only to them is
 :class:`~.request_transport.PinnedConnection`'s part.
 """
 
@@ -33,6 +36,8 @@ __all__ = [
     "address_of",
     "check_request_policy",
     "is_private",
+    "is_sensitive",
+    "normalise_host",
     "policy_of",
     "resolve",
 ]
@@ -44,6 +49,12 @@ Resolved = list[tuple[int, Any]]
 
 _NAME = re.compile(r"(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+#: Refused unless explicitly allowed: link-local networks (169.254.169.254 is the metadata
+#: service of AWS, Azure, GCP and Oracle) and the metadata addresses outside them (AWS over
+#: IPv6, Alibaba Cloud). Their answers hold the host's cloud credentials.
+_SENSITIVE = (ipaddress.IPv4Network("169.254.0.0/16"), ipaddress.IPv6Network("fe80::/10"),
+              ipaddress.IPv6Network("fd00:ec2::254/128"),
+              ipaddress.IPv4Network("100.100.100.200/32"))
 
 
 class PolicyRefusal(Exception):
@@ -75,21 +86,34 @@ def check_request_policy(value: Any) -> dict[str, list[str]] | None:
     return out
 
 
+def normalise_host(host: str) -> str:
+    """A host name as the resolver reads it: lower case, IDNA (ASCII), no trailing dot, so
+    ``LocalHost.``, ``localhost`` and ``db.internal.`` match the entries they spell."""
+    text = host.strip().rstrip(".").lower()
+    if not text.isascii():
+        try:
+            text = text.encode("idna").decode("ascii")
+        except UnicodeError:
+            return text  # not a valid name: it matches no name entry and does not resolve
+    return text
+
+
 def _parse_entry(entry: Any, where: str) -> Network | str:
     """An entry as a network, or a host name / ``*.suffix`` / ``private`` string."""
     if not isinstance(entry, str) or not entry.strip():
         raise ValueError(f"{where} must be a non-empty string")
-    text = entry.strip().lower()
+    text = normalise_host(entry) if not entry.strip().startswith("*.") else \
+        "*." + normalise_host(entry.strip()[2:])
     if text == "private":
         return text
     try:
         return ipaddress.ip_network(text.strip("[]"), strict=False)
     except ValueError:
         pass
-    if "/" in text or ":" in text or not _NAME.fullmatch(text.rstrip(".")):
+    if "/" in text or ":" in text or not _NAME.fullmatch(text):
         raise ValueError(f"{where}: {entry!r} is not a host name, IP address, CIDR network "
                          "or 'private'")
-    return text.rstrip(".")
+    return text
 
 
 def _plain(address: Address) -> Address:
@@ -97,6 +121,25 @@ def _plain(address: Address) -> Address:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+def _embedded(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address a 6to4 or NAT64 address stands for."""
+    embedded = address.sixtofour
+    if embedded is None and address in _NAT64:
+        embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return embedded
+
+
+def is_sensitive(address: Address) -> bool:
+    """True for link-local and cloud metadata addresses (also written inside IPv6)."""
+    address = _plain(address)
+    if any(address in net for net in _SENSITIVE):
+        return True
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = _embedded(address)
+        return embedded is not None and is_sensitive(embedded)
+    return False
 
 
 def is_private(address: Address) -> bool:
@@ -109,9 +152,7 @@ def is_private(address: Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address):
         if address.is_site_local:
             return True
-        embedded = address.sixtofour
-        if embedded is None and address in _NAT64:
-            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        embedded = _embedded(address)
         return embedded is not None and is_private(embedded)
     return False
 
@@ -143,11 +184,14 @@ class _Rules:
         return bool(self.names or self.suffixes or self.networks or self.private)
 
     def matches(self, host: str, address: Address) -> bool:
+        return self.names_it(host, address) or (self.private and is_private(address))
+
+    def names_it(self, host: str, address: Address) -> bool:
+        """Matched by a host name, ``*.suffix``, address or network entry (not ``private``)."""
         if host in self.names or host.endswith(self.suffixes):
             return True
         address = _plain(address)
-        return any(address in net for net in self.networks) or (
-            self.private and is_private(address))
+        return any(address in net for net in self.networks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,17 +203,22 @@ class RequestPolicy:
 
     def check(self, host: str, addresses: Iterable[Address]) -> None:
         """Raise :class:`PolicyRefusal` unless every address of ``host`` may be reached."""
+        host = normalise_host(host)
         for address in addresses:
             if self.deny.matches(host, address):
                 raise PolicyRefusal(f"{host} ({address}) is denied by the request policy")
+            if is_sensitive(address) and not self.allow.names_it(host, address):
+                raise PolicyRefusal(f"{host} ({address}) is a link-local or cloud metadata "
+                                    "address; request_policy must allow it by name or address")
             if self.allow and not self.allow.matches(host, address):
                 raise PolicyRefusal(f"{host} ({address}) is not allowed by the request policy")
 
 
-def policy_of(value: Mapping[str, Any] | None) -> RequestPolicy | None:
-    """The compiled policy of an engine's ``request_policy`` setting (cached per content)."""
+def policy_of(value: Mapping[str, Any] | None) -> RequestPolicy:
+    """The compiled policy of an engine's ``request_policy`` setting (cached per content);
+    without one, the default policy (only link-local and metadata addresses refused)."""
     if value is None:
-        return None
+        return _compile((), ())
     return _compile(tuple(value.get("allow") or ()), tuple(value.get("deny") or ()))
 
 

@@ -237,9 +237,11 @@ def test_idempotency_ttl_and_replace(stores: Callable[..., PostgresStore]) -> No
     answered = store.add(queued(), Idempotency("w", "k", 0.3))
     assert answered is not None and answered.answer == {"status": 200, "headers": [],
                                                          "body": "ok"}
+    died = queued()
+    assert store.add(died, Idempotency("w", "k2", 60)) is None
     retry = queued()
-    assert store.add(retry, Idempotency("w", "k", 60, replace=True)) is None
-    taken = store.add(queued(), Idempotency("w", "k", 60))
+    assert store.add(retry, Idempotency("w", "k2", 60, replaces=died.id)) is None
+    taken = store.add(queued(), Idempotency("w", "k2", 60))
     assert taken is not None and taken.execution_id == retry.id
     expired = Idempotency("w", "short", 0.2)
     assert store.add(queued(), expired) is None

@@ -13,7 +13,7 @@ import pytest
 
 from webhook_workflow import Execution, Job, Status, StoreUnavailable
 from webhook_workflow.runtime.records import utcnow
-from webhook_workflow.store.base import Store
+from webhook_workflow.store.base import Idempotency, Store
 from webhook_workflow.store.memory import MemoryStore
 from webhook_workflow.store.sqlite import SQLiteStore
 
@@ -201,6 +201,25 @@ def test_waiting_execution_can_be_canceled(store: Store) -> None:
     canceled = store.cancel(execution.id)
     assert canceled is not None and canceled.status == Status.CANCELED
     assert canceled.jobs[0].status == Status.CANCELED
+
+
+def test_a_key_is_taken_over_once_and_only_while_unanswered(store: Store) -> None:
+    died = queued(status=Status.STARTED, sync=True)
+    assert store.add(died, Idempotency("w", "k", 60)) is None
+    first, second = queued(status=Status.STARTED, sync=True), queued(status=Status.STARTED,
+                                                                     sync=True)
+    # Two redeliveries that both concluded the first one died: one takes the key, the
+    # other is told about the one that did.
+    assert store.add(first, Idempotency("w", "k", 60, replaces=died.id)) is None
+    lost = store.add(second, Idempotency("w", "k", 60, replaces=died.id))
+    assert lost is not None and lost.execution_id == first.id and lost.answer is None
+    assert store.get(second.id) is None
+    # An answered key is never taken over, even by a delivery naming its execution.
+    store.remember("w", "k", {"status": 200, "headers": [], "body": "ok"})
+    third = queued(status=Status.STARTED, sync=True)
+    found = store.add(third, Idempotency("w", "k", 60, replaces=first.id))
+    assert found is not None and found.answer == {"status": 200, "headers": [], "body": "ok"}
+    assert store.get(third.id) is None
 
 
 def test_versions_are_numbered_by_digest(store: Store) -> None:

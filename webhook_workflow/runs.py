@@ -163,18 +163,27 @@ class SyncRun:
             return _replay(outcome.answer, self.extra)
         first = self.engine.store.get(outcome.execution_id)
         if first is not None and first.status == Status.STARTED:
-            answer = error_response(409, "a delivery with this idempotency key is still running")
-            answer.headers.extend(self.extra)
-            return answer
-        # The first delivery ended without an answer (its process died): run this one.
+            return self._still_running()
+        # The first delivery ended without an answer: its process died before answering (a
+        # run that ends stores its answer before its end). Take the key over, atomically: of
+        # all copies that saw this, the store lets exactly one run.
         assert self.idempotency is not None
         retry = Idempotency(self.idempotency.workflow_key, self.idempotency.key,
-                            self.idempotency.ttl, replace=True)
+                            self.idempotency.ttl, replaces=outcome.execution_id)
         try:
-            self.engine.store.add(self.execution, retry)
+            taken = self.engine.store.add(self.execution, retry)
         except Exception as exc:
             return _unavailable(exc, self.extra)
-        return None
+        if taken is None:
+            return None
+        if taken.answer is not None:
+            return _replay(taken.answer, self.extra)
+        return self._still_running()
+
+    def _still_running(self) -> CoreResponse:
+        answer = error_response(409, "a delivery with this idempotency key is still running")
+        answer.headers.extend(self.extra)
+        return answer
 
     # -- running --------------------------------------------------------------------------
     def run(self) -> CoreResponse:
@@ -277,7 +286,6 @@ class SyncRun:
 
     def _answer(self) -> CoreResponse:
         execution = self.execution
-        self.engine.finish(self.workflow, execution)
         processor = self.processor
         if processor.timed_out:
             answer = error_response(408, f"execution {execution.id} timed out: "
@@ -291,9 +299,12 @@ class SyncRun:
         else:
             answer = error_response(500, f"execution {execution.id} ended with status "
                                     f"{execution_status_name(execution.status)}")
+        # The answer is stored before the end: a copy that finds the execution ended and the
+        # key unanswered may then conclude that its process died.
         if self.idempotency is not None:
             self.engine.store.remember(self.idempotency.workflow_key, self.idempotency.key,
                                        answer.to_record())
+        self.engine.finish(self.workflow, execution)
         if self.extra:
             answer.headers.extend(self.extra)
         return answer

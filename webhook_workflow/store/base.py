@@ -16,13 +16,19 @@ __all__ = ["Idempotency", "IdempotencyRecord", "Store"]
 class Idempotency:
     """Remember ``key`` of ``workflow_key`` for ``ttl`` seconds with the execution being added;
     ``answer`` is the HTTP answer already known (async), or None until it is (sync).
-    ``replace`` takes over a key whose execution ended without an answer (it crashed)."""
+    ``replaces`` takes over a key whose execution ended without an answer (its process died):
+    the store replaces the key only while it still names that execution and has no answer,
+    atomically, so of many redeliveries exactly one takes it over."""
 
     workflow_key: str
     key: str
     ttl: float
     answer: dict[str, Any] | None = None
-    replace: bool = False
+    replaces: str | None = None
+
+    def takes_over(self, record: IdempotencyRecord) -> bool:
+        """Whether this delivery may take the key of ``record`` (unexpired) over."""
+        return record.answer is None and record.execution_id == self.replaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +52,9 @@ class Store(Protocol):
             idempotency: Idempotency | None = None) -> IdempotencyRecord | None:
         """Record a new execution (queued when its status is None, else started).
 
-        With ``idempotency``, atomically: when the key is remembered (and not expired) nothing
-        is added and its record is returned; else the execution is added, the key remembered
-        and None returned."""
+        With ``idempotency``, atomically: when the key is remembered (and not expired, and not
+        taken over by ``idempotency.replaces``) nothing is added and its record is returned;
+        else the execution is added, the key remembered and None returned."""
 
     def remember(self, workflow_key: str, key: str, answer: dict[str, Any]) -> None:
         """Store the HTTP answer of the execution a remembered key created."""

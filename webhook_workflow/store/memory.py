@@ -55,7 +55,8 @@ class MemoryStore:
                 ident = (idempotency.workflow_key, idempotency.key)
                 found = self._keys.get(ident)
                 now = time.time()
-                if found is not None and found.expires_at > now and not idempotency.replace:
+                if found is not None and found.expires_at > now \
+                        and not idempotency.takes_over(found):
                     return found
             if execution.status is None:
                 if len(self._queue) >= self.max_queue:

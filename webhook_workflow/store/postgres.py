@@ -127,7 +127,7 @@ class PostgresStore(PostgresConnections, CommitsLater):
         jobs = _job_rows(execution.id, execution.jobs)
         key = None if idempotency is None else (
             idempotency.workflow_key, idempotency.key, execution.id,
-            _json(idempotency.answer), float(idempotency.ttl), idempotency.replace)
+            _json(idempotency.answer), float(idempotency.ttl), idempotency.replaces)
 
         def insert(cur: Cur, batch: _Batch) -> IdempotencyRecord | None:
             if queued and self.max_queue:
@@ -167,10 +167,10 @@ class PostgresStore(PostgresConnections, CommitsLater):
         The upsert takes the key when it is new, expired or replaced; when another delivery
         holds it (committed, or committing right now on another host: the upsert waits for
         it), the key's row is read in a new snapshot."""
-        workflow_key, name, execution_id, answer, ttl, replace = key
+        workflow_key, name, execution_id, answer, ttl, replaces = key
         for _ in range(3):
             taken = cur.execute(self.sql.remember_key, (workflow_key, name, execution_id,
-                                                        answer, ttl, replace)).fetchone()
+                                                        answer, ttl, replaces)).fetchone()
             if taken is not None:
                 return None
             row = cur.execute(self.sql.find_key, (workflow_key, name)).fetchone()

@@ -160,7 +160,10 @@ class _Sql:
             f"expires_at) VALUES (%s, %s, %s, %s, {_NOW} + %s::float8 * interval '1 second') "
             "ON CONFLICT (workflow_key, key) DO UPDATE SET execution_id = excluded.execution_id, "
             "answer = excluded.answer, expires_at = excluded.expires_at "
-            f"WHERE i.expires_at <= {_NOW} OR %s RETURNING 1")
+            # A takeover (the key's execution died unanswered) succeeds only while the key
+            # still names that execution and has no answer: one redelivery of many wins.
+            f"WHERE i.expires_at <= {_NOW} OR (i.execution_id = %s AND i.answer IS NULL) "
+            "RETURNING 1")
         self.find_key = (
             "SELECT execution_id, answer, extract(epoch FROM expires_at)::float8 "
             f"FROM {p}idempotency WHERE workflow_key = %s AND key = %s")

@@ -92,8 +92,7 @@ class SQLiteStore(CommitsLater):
         return self._writer.run(fn)
 
     def pragma(self, statement: str) -> Any:
-        """Run a PRAGMA on the writing connection (e.g. ``max_page_count``); for tests and
-        operations."""
+        """Run a PRAGMA on the writing connection (``max_page_count`` ...): tests, operations."""
         return self._writer.run(lambda conn: conn.execute(statement).fetchall(), raw=True)
 
     def _migrate(self) -> None:
@@ -149,16 +148,18 @@ class SQLiteStore(CommitsLater):
 
     def _remembered(self, conn: sqlite3.Connection, idempotency: Idempotency,
                     execution_id: str) -> IdempotencyRecord | None:
-        """The record of a key seen before, or None after remembering it for this delivery."""
+        """The record of a key seen before, or None after taking the key for this delivery."""
         now = time.time()
         if now - self._pruned_keys > 60:
             conn.execute("DELETE FROM idempotency WHERE expires_at < ?", (now,))
             self._pruned_keys = now
         ident = (idempotency.workflow_key, idempotency.key)
-        row = conn.execute("SELECT execution_id, answer, expires_at FROM idempotency WHERE "
-                           "workflow_key = ? AND key = ?", ident).fetchone()
-        if row is not None and row[2] > now and not idempotency.replace:
-            return IdempotencyRecord(row[0], _load(row[1]), row[2])
+        row = conn.execute("SELECT execution_id, answer, expires_at FROM idempotency "
+                           "WHERE workflow_key = ? AND key = ?", ident).fetchone()
+        if row is not None and row[2] > now:
+            found = IdempotencyRecord(row[0], _load(row[1]), row[2])
+            if not idempotency.takes_over(found):
+                return found
         conn.execute("INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?, ?)",
                      (*ident, execution_id, _dump(idempotency.answer)
                       if idempotency.answer is not None else None, now + idempotency.ttl))

@@ -244,8 +244,10 @@ class SyncRun:
     def _start_thread(self) -> threading.Thread:
         """Run the execution on its own thread, so it can outlive the request."""
         self._lock = threading.Lock()  # only a run that may outlive its request needs one
-        running = self.engine.dispatcher.running
+        dispatcher = self.engine.dispatcher
+        running = dispatcher.running
         running.add(self.execution.id)
+        dispatcher.hold()  # drain() and close() wait for this run, also once detached
 
         def target() -> None:
             try:
@@ -256,9 +258,12 @@ class SyncRun:
                 with self._lock:
                     self._ended = True
                     detached = self._detached
-                if detached:  # nobody waits for this run any more: record its end here
-                    self.engine.finish(self.workflow, self.execution)
-                running.discard(self.execution.id)
+                try:
+                    if detached:  # nobody waits for this run any more: record its end here
+                        self.engine.finish(self.workflow, self.execution)
+                finally:
+                    running.discard(self.execution.id)
+                    dispatcher.release()
 
         thread = threading.Thread(target=target, name="webhook-workflow-sync-wait", daemon=True)
         thread.start()

@@ -141,6 +141,18 @@ class Dispatcher:
                     self._running -= 1
                     self._idle.notify_all()
 
+    def hold(self) -> None:
+        """Count a run that goes on outside the workers (a sync run past ``syncWait``) as
+        running until :meth:`release`, so :meth:`drain` and shutdown wait for it."""
+        with self._idle:
+            self._running += 1
+
+    def release(self) -> None:
+        """The run counted by :meth:`hold` ended."""
+        with self._idle:
+            self._running -= 1
+            self._idle.notify_all()
+
     def busy(self) -> bool:
         """True while an execution of ours is queued or running."""
         # The queue first: a worker counts itself running before it claims, so an execution

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, overload
 
 from .ids import new_id
-from .status import Status, execution_status_name
+from .status import RUNNING, Status, execution_status, execution_status_name
 
 __all__ = ["Execution", "Job", "utcnow"]
 
@@ -150,8 +150,8 @@ class Execution:
     workflow keys of the ancestors (subflow chains), oldest first, which bounds recursion.
     """
 
-    __slots__ = ("_created", "_finished", "_started", "context", "id", "jobs", "output",
-                 "parent_id", "replay_of", "response", "stack", "status", "sync", "version",
+    __slots__ = ("_created", "_finished", "_started", "_status", "context", "id", "jobs",
+                 "output", "parent_id", "replay_of", "response", "stack", "sync", "version",
                  "workflow_key")
 
     created_at: _Instant[datetime] = _Instant("_created")
@@ -182,6 +182,16 @@ class Execution:
         self._started = started_at
         self._finished = finished_at
         self.jobs: list[Job] = [] if jobs is None else jobs
+
+    @property
+    def status(self) -> Status | None:
+        """None while queued, STARTED (0) while running or waiting, then the final status."""
+        return self._status
+
+    @status.setter
+    def status(self, value: Status | None) -> None:
+        # 0 is kept as RUNNING, which reads STARTED: Status(0) would read PENDING.
+        self._status = value if value is None or value is RUNNING else execution_status(value)
 
     @property
     def finished(self) -> bool:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import cast
 
-__all__ = ["FINISHED", "Status", "execution_status_name", "status_from_value"]
+__all__ = ["FINISHED", "RUNNING", "Status", "execution_status", "execution_status_name",
+           "status_from_value"]
 
 
 class Status(IntEnum):
@@ -24,6 +26,30 @@ class Status(IntEnum):
 
     def __str__(self) -> str:
         return self.name
+
+
+class _Running(IntEnum):
+    """How a running execution's status reads: STARTED (0, equal to ``Status.STARTED``), where
+    ``Status(0)`` reads PENDING, the name of a job that waits."""
+
+    STARTED = 0
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return "<Status.STARTED: 0>"
+
+
+#: The status a running execution holds: equal to (and hashing as) ``Status.STARTED``.
+RUNNING: Status = cast(Status, _Running.STARTED)
+
+
+def execution_status(value: Status | int | None) -> Status | None:
+    """An execution's status as it is kept: 0 as :data:`RUNNING`, so it reads STARTED."""
+    if value is None:
+        return None
+    return RUNNING if value == 0 else Status(value)
 
 
 #: Statuses that end a job or an execution (everything but PENDING/STARTED).

@@ -89,6 +89,9 @@ class WebhookMiddleware:
 
     async def _handle(self, scope: Scope, key: str, receive: Receive) -> CoreResponse:
         headers = asgi_headers(scope["headers"])
+        problem = headers.framing_problem()
+        if problem is not None:
+            return _ambiguous(scope, problem)
         query: bytes = scope.get("query_string") or b""
         raw_path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "replace")
         url_length = len(raw_path) + (len(query) + 1 if query else 0)
@@ -159,6 +162,15 @@ class WebhookMiddleware:
                 await asyncio.to_thread(self.engine.close)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _ambiguous(scope: Scope, problem: str) -> CoreResponse:
+    """400 for an ambiguous framing, closing an HTTP/1 connection: the bytes after the head
+    may be a second request smuggled past a proxy that framed this one differently (an h11
+    server such as uvicorn decodes chunked and would otherwise read on). HTTP/2 has no
+    connection header, and no Transfer-Encoding either."""
+    close = [("Connection", "close")] if str(scope.get("http_version", "1.1"))[:1] == "1" else []
+    return error_response(400, problem, close)
 
 
 async def _read_body(receive: Receive, admitted: Admission,

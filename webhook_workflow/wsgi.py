@@ -77,6 +77,11 @@ class WebhookMiddleware:
     def _handle(self, environ: dict[str, Any], key: str, raw_path: str) -> CoreResponse:
         query = environ.get("QUERY_STRING", "")
         headers = environ_headers(environ)
+        problem = headers.framing_problem()
+        if problem is not None:
+            # No Connection header: PEP 3333 leaves hop-by-hop fields to the server, which
+            # must choose the WSGI servers that frame these requests safely (docs/mounting.md).
+            return error_response(400, problem)
         uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
         url_length = len(uri) if uri else len(raw_path) + (len(query) + 1 if query else 0)
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()

@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-__all__ = ["RequestHeaders", "asgi_headers", "environ_headers", "headers_from_pairs"]
+__all__ = ["LENGTH_AND_CODING", "REPEATED_LENGTH", "RequestHeaders", "asgi_headers",
+           "environ_headers", "headers_from_pairs"]
+
+#: The two framings RFC 9112 6.3 calls ambiguous; a door refuses them before anything else
+#: (400), so that a proxy and the server cannot disagree on where this request ends.
+REPEATED_LENGTH = "more than one Content-Length"
+LENGTH_AND_CODING = "both Content-Length and Transfer-Encoding"
 
 # ``name.lower().encode()`` for the names the gateway and definitions ask for; bounded so
 # that names coming from requests (``$headers.<any>`` in a guard) cannot grow it forever.
@@ -69,6 +75,23 @@ class RequestHeaders(Mapping[str, str]):
 
     def __repr__(self) -> str:
         return f"RequestHeaders({dict(self)!r})"
+
+    def framing_problem(self) -> str | None:
+        """Why the body's framing is ambiguous, or None (the usual answer, in one lookup).
+
+        ``Content-Length`` repeated (joined, its values hold a comma; identical repeats too)
+        or sent together with ``Transfer-Encoding``: a proxy in front may have framed the
+        request the other way, so the bytes after it cannot be trusted to be a request.
+        """
+        fields = self._fields
+        length = fields.get(b"content-length")
+        if length is None:
+            return None
+        if b"," in length:
+            return REPEATED_LENGTH
+        if b"transfer-encoding" in fields:
+            return LENGTH_AND_CODING
+        return None
 
 
 def _joined(pairs: Iterable[tuple[bytes, bytes]]) -> tuple[dict[bytes, bytes], int, int]:
@@ -155,6 +178,18 @@ class _EnvironHeaders(RequestHeaders):
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.get(name) is not None
+
+    def framing_problem(self) -> str | None:
+        """As for ASGI; the server has joined repeats into one ``CONTENT_LENGTH`` already."""
+        environ = self._environ
+        length = environ.get("CONTENT_LENGTH")
+        if not length:
+            return None
+        if "," in length:
+            return REPEATED_LENGTH
+        if "HTTP_TRANSFER_ENCODING" in environ:
+            return LENGTH_AND_CODING
+        return None
 
     def _names(self) -> list[str]:
         names = [name[5:].replace("_", "-").lower() for name in self._environ

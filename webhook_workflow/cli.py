@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .cli_common import UsageError, definition_files, engine_from_args
+from . import __version__
+from .cli_common import UsageError, definition_files, engine_from_args, env_from_args
 from .cli_log import cmd_execution, cmd_executions, cmd_replay, response_body, trace
 from .engine import Engine
 from .errors import DefinitionError, StoreUnavailable
@@ -25,10 +27,6 @@ from .variables.templates import json_default
 __all__ = ["main"]
 
 
-def _load(engine: Engine, paths: Sequence[str]) -> list[Any]:
-    return [engine.add_workflow(file) for file in definition_files(paths)]
-
-
 # -- commands ----------------------------------------------------------------------------------
 def _located(file: Any, exc: DefinitionError) -> str:
     """``file: message`` unless the message already starts with the file's name."""
@@ -37,9 +35,12 @@ def _located(file: Any, exc: DefinitionError) -> str:
 
 
 def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    files = definition_files(args.paths)
+    if not files:
+        raise UsageError("no workflow definitions found")
     engine = engine_from_args(args)
     failed = False
-    for file in definition_files(args.paths):
+    for file in files:
         try:
             engine.add_workflow(file)
         except DefinitionError as exc:
@@ -131,18 +132,49 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0 if execution is not None and execution.status == Status.RESOLVED else 1
 
 
+def _compiled_or_report(engine: Engine, files: Sequence[Path], err: TextIO) -> list[Any] | None:
+    """``files`` registered in ``engine`` in order; None after naming the first invalid
+    file and its error on ``err``."""
+    workflows = []
+    for file in files:
+        try:
+            workflows.append(engine.add_workflow(file))
+        except DefinitionError as exc:
+            print(f"error: {_located(file, exc)}", file=err)
+            return None
+    return workflows
+
+
+def _listen_error(host: str, port: int, exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        return f"{host}:{port} is already in use"
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return f"cannot listen on {host}:{port}: {reason}"
+
+
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .serve import serve
 
-    engine = engine_from_args(args)
-    try:
-        workflows = _load(engine, args.paths)
-    except DefinitionError as exc:
-        print(f"error: {exc}", file=err)
-        return 1
-    if not workflows:
+    files = definition_files(args.paths)
+    if not files:
         raise UsageError("no workflow definitions found")
-    return serve(engine, host=args.host, port=args.port, server=args.server, out=out)
+    # Every definition compiles before the store is opened: a bad file leaves no database
+    # (nor -wal/-shm files) behind. Without --app no custom node types exist, so a memory
+    # engine with the same env judges the files exactly as the real one.
+    if not getattr(args, "app", None) and _compiled_or_report(
+            Engine(env=env_from_args(args)), files, err) is None:
+        return 1
+    engine = engine_from_args(args)
+    if _compiled_or_report(engine, files, err) is None:
+        engine.close()
+        return 1
+    try:
+        return serve(engine, host=args.host, port=args.port, server=args.server, out=out,
+                     read_timeout=args.read_timeout, max_connections=args.max_connections,
+                     grace=args.grace)
+    except (OSError, OverflowError) as exc:  # binding the listening socket
+        engine.close()
+        raise UsageError(_listen_error(args.host, args.port, exc)) from None
 
 
 def cmd_migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -161,68 +193,126 @@ def cmd_migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+class _AnyEnv(dict[str, Any]):
+    """``$env`` for drawing: names not given read as a placeholder. Compiling a credential
+    written as ``{{$env.NAME}}`` needs its value, but drawing needs no secrets."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return super().get(key, "unset-in-graph")
+
+    def __bool__(self) -> bool:  # compile reads ``env or {}``: an empty one must still answer
+        return True
+
+
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from .graph import to_mermaid
 
-    registered = _registered(args, err)
-    if registered is None:
+    engine = engine_from_args(args)
+    engine.env = _AnyEnv(engine.env)
+    try:
+        workflow = engine.add_workflow(args.path)
+    except DefinitionError as exc:
+        print(_located(args.path, exc), file=err)
         return 1
-    out.write(to_mermaid(registered[1].definition))
+    out.write(to_mermaid(workflow.definition))
     return 0
 
 
 # -- parser --------------------------------------------------------------------------------------
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is out of range 0-65535")
+    return port
+
+
+def _count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"{count} is negative")
+    return count
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="webhook-workflow",
-        description="Run NocoBase-style webhook workflows.")
+        description="Run NocoBase-style webhook workflows.",
+        epilog="exit status: 0 success; 1 a run or definition failed, or the store is "
+        "unavailable; 2 a usage mistake (see docs/cli.md)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def engine_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--app", metavar="MODULE:ATTR",
-                       help="an Engine (or a function returning one) to start from")
+                       help="an Engine (or a function returning one) to start from "
+                       "(default: a new Engine)")
         p.add_argument("--env", action="append", metavar="NAME=VALUE",
-                       help="a value templates see as $env.NAME (repeatable)")
-        p.add_argument("--env-file", metavar="FILE", help="NAME=value lines for $env")
+                       help="a value templates see as $env.NAME (repeatable; default: none)")
+        p.add_argument("--env-file", metavar="FILE",
+                       help="NAME=value lines for $env (default: none)")
 
     p = sub.add_parser("serve", help="serve workflows over HTTP")
     p.add_argument("paths", nargs="+", metavar="PATH", help="definition file or folder")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=13000)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on "
+                   "(default: %(default)s)")
+    p.add_argument("--port", type=_port, default=13000,
+                   help="port to listen on, 0 for any free one (default: %(default)s)")
     p.add_argument("--store", default="sqlite:///webhook-workflow.db",
                    help="store URL: sqlite:///path.db (default: sqlite:///webhook-workflow.db) "
                    "or memory")
     p.add_argument("--server", choices=("threaded", "uvicorn"), default="threaded",
                    help="threaded: stdlib server (default); uvicorn: needs the [server] extra")
+    from . import serve as serving  # the serve options' types and defaults
+
+    p.add_argument("--read-timeout", type=serving.seconds, default=serving.DEFAULT_READ_TIMEOUT,
+                   metavar="SECONDS", help="threaded: seconds a request head (and each part "
+                   "of a body) may take to arrive, else 408 (default: %(default)g)")
+    p.add_argument("--max-connections", type=serving.slots,
+                   default=serving.DEFAULT_MAX_CONNECTIONS, metavar="N",
+                   help="connections served at once; more get 503 (default: %(default)d)")
+    p.add_argument("--grace", type=serving.seconds, default=serving.DEFAULT_GRACE,
+                   metavar="SECONDS", help="on SIGTERM/Ctrl+C, seconds for requests in "
+                   "progress and runs to finish (default: %(default)g)")
     engine_options(p)
     p.set_defaults(func=cmd_serve)
 
     default_store = "sqlite:///webhook-workflow.db"
     p = sub.add_parser("executions", help="list recorded executions, newest first")
     p.add_argument("--store", default=default_store, help=f"store URL (default: {default_store})")
-    p.add_argument("--workflow", metavar="KEY", help="only this workflow")
-    p.add_argument("--status", metavar="S", help="a status name or number, or 'queued'")
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--workflow", metavar="KEY", help="only this workflow (default: all)")
+    p.add_argument("--status", metavar="S", help="a status name or number, or 'queued' "
+                   "(default: all)")
+    p.add_argument("--limit", type=_count, default=50,
+                   help="at most this many executions (default: %(default)s)")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="output format (default: %(default)s)")
     p.set_defaults(func=cmd_executions)
 
     p = sub.add_parser("execution", help="show one execution, node by node")
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="the execution's id")
     p.add_argument("--store", default=default_store, help=f"store URL (default: {default_store})")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="output format (default: %(default)s)")
     p.set_defaults(func=cmd_execution)
 
     p = sub.add_parser("replay", help="run a recorded execution's context again")
-    p.add_argument("id", metavar="ID")
+    p.add_argument("id", metavar="ID", help="the execution's id")
     p.add_argument("--store", default=default_store, help=f"store URL (default: {default_store})")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="output format (default: %(default)s)")
     p.add_argument("--timeout", type=float, default=30.0,
-                   help="seconds to wait for an async workflow (default 30)")
+                   help="seconds to wait for an async workflow (default: %(default)g)")
     engine_options(p)
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("validate", help="check definition files")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="definition file or folder")
     engine_options(p)
     p.set_defaults(func=cmd_validate)
 
@@ -234,12 +324,15 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run one workflow on a request, in process")
     p.add_argument("path", metavar="PATH", help="definition file")
-    p.add_argument("--body", default="{}", help="JSON body (or @file)")
-    p.add_argument("--query", help="query string, e.g. 'source=shop&x=1'")
-    p.add_argument("--header", action="append", metavar="NAME:VALUE")
-    p.add_argument("--format", choices=("json", "text"), default="json")
+    p.add_argument("--body", default="{}", help="JSON body, or @file (default: %(default)s)")
+    p.add_argument("--query", help="query string, e.g. 'source=shop&x=1' (default: none)")
+    p.add_argument("--header", action="append", metavar="NAME:VALUE",
+                   help="a request header (repeatable; default: Content-Type: "
+                   "application/json)")
+    p.add_argument("--format", choices=("json", "text"), default="json",
+                   help="output format (default: %(default)s)")
     p.add_argument("--timeout", type=float, default=30.0,
-                   help="seconds to wait for an async workflow (default 30)")
+                   help="seconds to wait for an async workflow (default: %(default)g)")
     engine_options(p)
     p.set_defaults(func=cmd_run)
 

@@ -12,8 +12,10 @@ from typing import Any
 
 from .definition.load import DEFINITION_SUFFIXES
 from .engine import Engine
+from .store.open import sqlite_path
 
-__all__ = ["UsageError", "definition_files", "engine_from_args"]
+__all__ = ["UsageError", "definition_files", "engine_from_args", "env_from_args",
+           "require_store", "store_engine"]
 
 
 class UsageError(Exception):
@@ -57,7 +59,8 @@ def _read_env_file(name: str) -> dict[str, str]:
     return env
 
 
-def _env(args: argparse.Namespace) -> dict[str, str]:
+def env_from_args(args: argparse.Namespace) -> dict[str, str]:
+    """The ``$env`` of ``--env-file`` and ``--env`` (``--env`` wins)."""
     env: dict[str, str] = {}
     if getattr(args, "env_file", None):
         env.update(_read_env_file(args.env_file))
@@ -69,12 +72,35 @@ def _env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
-def engine_from_args(args: argparse.Namespace) -> Engine:
-    """The engine named by ``--app``, or a new one with ``--store`` and ``--env``."""
-    env = _env(args)
+def require_store(store: str) -> None:
+    """Refuse an SQLite ``store`` whose file does not exist: commands that read the
+    execution log never create one (a mistyped ``--store`` would read an empty log)."""
+    try:
+        path = sqlite_path(store)
+    except ValueError as exc:
+        raise UsageError(f"--store: {exc}") from None
+    if path is not None and path != ":memory:" and not os.path.exists(path):
+        raise UsageError(f"no store at {path}")
+
+
+def store_engine(store: str) -> Engine:
+    """An engine on an existing ``store`` for reading the execution log (starts no workers)."""
+    require_store(store)
+    try:
+        return Engine(store)
+    except ValueError as exc:
+        raise UsageError(f"--store: {exc}") from None
+
+
+def engine_from_args(args: argparse.Namespace, *, must_exist: bool = False) -> Engine:
+    """The engine named by ``--app``, or a new one with ``--store`` and ``--env``;
+    ``must_exist`` refuses an SQLite store file that is not there yet."""
+    env = env_from_args(args)
     app = getattr(args, "app", None)
     if not app:
         store = getattr(args, "store", None) or "memory"
+        if must_exist:
+            require_store(store)
         try:
             return Engine(store, env=env)
         except ValueError as exc:

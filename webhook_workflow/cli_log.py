@@ -7,8 +7,7 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from .cli_common import UsageError, engine_from_args
-from .engine import Engine
+from .cli_common import UsageError, engine_from_args, store_engine
 from .errors import DefinitionError
 from .http.response import CoreResponse
 from .runtime.records import Execution
@@ -65,16 +64,8 @@ def trace(execution: Execution | None, answer: dict[str, Any] | None, out: TextI
         print(f"response: {answer['status']} {_short(answer['body'])}", file=out)
 
 
-def _store_engine(args: argparse.Namespace) -> Engine:
-    """An engine on ``--store`` for reading the execution log (starts no workers)."""
-    try:
-        return Engine(args.store)
-    except ValueError as exc:
-        raise UsageError(f"--store: {exc}") from None
-
-
 def cmd_executions(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    engine = _store_engine(args)
+    engine = store_engine(args.store)
     status: Any = args.status
     if status is not None and status.lower() != "queued":
         try:
@@ -102,7 +93,7 @@ def cmd_executions(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_execution(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    engine = _store_engine(args)
+    engine = store_engine(args.store)
     execution = engine.get_execution(args.id)
     engine.store.close()
     if execution is None:
@@ -124,7 +115,7 @@ def cmd_execution(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not getattr(args, "app", None):
         args.store = args.store or "sqlite:///webhook-workflow.db"
-    engine = engine_from_args(args)
+    engine = engine_from_args(args, must_exist=True)
     try:
         execution = engine.replay(args.id)
     except KeyError as exc:

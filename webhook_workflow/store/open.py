@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .base import Store
 from .memory import MemoryStore
 
-__all__ = ["open_store"]
+__all__ = ["open_store", "sqlite_path"]
 
 
 def open_store(store: str | Store, **settings: Any) -> Store:
@@ -40,10 +40,15 @@ def _postgres(url: str, settings: dict[str, Any]) -> Store:
                                   lease=settings.get("lease", 30.0))
 
 
-def _sqlite(url: str, settings: dict[str, Any]) -> Store:
-    """``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``?synchronous=full``."""
-    from .sqlite import SQLiteStore
+def sqlite_path(url: str) -> str | None:
+    """The database file an ``sqlite:`` URL names (None for other stores); a malformed
+    SQLite URL raises :class:`ValueError`."""
+    if url.split(":", 1)[0] != "sqlite":
+        return None
+    return _sqlite_parts(url)[0]
 
+
+def _sqlite_parts(url: str) -> tuple[str, dict[str, str]]:
     parsed = urlsplit(url)
     if parsed.netloc:
         raise ValueError(f"{url!r}: write sqlite:///relative/path.db or "
@@ -55,6 +60,14 @@ def _sqlite(url: str, settings: dict[str, Any]) -> Store:
     unknown = set(options) - {"synchronous"}
     if unknown:
         raise ValueError(f"{url!r}: unknown option(s) {', '.join(sorted(unknown))}")
+    return path, options
+
+
+def _sqlite(url: str, settings: dict[str, Any]) -> Store:
+    """``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``?synchronous=full``."""
+    from .sqlite import SQLiteStore
+
+    path, options = _sqlite_parts(url)
     return SQLiteStore(path, synchronous=options.get("synchronous", "normal"),
                        max_queue=settings.get("max_queue", 10_000),
                        lease=settings.get("lease", 30.0))

@@ -86,7 +86,18 @@ class Writer:
 
     # -- the writer thread ------------------------------------------------------------------
     def _loop(self) -> None:
-        conn = self._connect()
+        try:
+            conn = self._connect()
+        except BaseException as exc:
+            # Without a connection no write can run: fail the waiting ones (never leave them
+            # hanging) and let the next submit try again with a new thread.
+            with self._ready:
+                failed = list(self._pending)
+                self._pending.clear()
+                self._thread = None
+            for write in failed:
+                write.future.set_exception(_unavailable(exc))
+            return
         try:
             while True:
                 with self._ready:

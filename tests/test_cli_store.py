@@ -126,3 +126,16 @@ def test_graph_needs_no_secrets(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("flowchart")
     assert cli("validate", str(path), cwd=tmp_path).returncode == 1
+
+
+def test_a_failed_job_shows_its_whole_message(tmp_path: Path) -> None:
+    path = tmp_path / "fails.json"
+    path.write_text(json.dumps({"key": "fails", "nodes": [
+        {"key": "calc", "type": "calculation",
+         "config": {"engine": "math.js", "expression": "{{$context.body.x}} * 2"}}]}))
+    long = "a string value that is long enough to push the message past sixty characters"
+    done = cli("run", str(path), "--format", "text", "--body", json.dumps({"x": long}),
+               cwd=tmp_path)
+    assert done.returncode == 1
+    line = next(x for x in done.stdout.splitlines() if x.strip().startswith("calc"))
+    assert "ERROR" in line and line.endswith("as a number\"}") and "…" not in line

@@ -53,8 +53,11 @@ def trace(execution: Execution | None, answer: dict[str, Any] | None, out: TextI
             took = ""
             if job.started_at and job.finished_at:
                 took = f"{(job.finished_at - job.started_at).total_seconds() * 1000:.1f} ms"
+            # A failure's message is the reason to look: shown whole, never cut.
+            failed = job.status in (Status.FAILED, Status.ERROR)
+            result = _short(job.result, 1 << 62) if failed else _short(job.result)
             print(f"  {job.node_key:<{width}}  {Status(job.status).name:<9} {took:>9}  "
-                  f"{_short(job.result)}", file=out)
+                  f"{result}", file=out)
             if logs and job.log:
                 for line in job.log.rstrip().splitlines():
                     print(f"      | {line}", file=out)
@@ -62,6 +65,16 @@ def trace(execution: Execution | None, answer: dict[str, Any] | None, out: TextI
             print(f"output: {_short(execution.output)}", file=out)
     if answer is not None:
         print(f"response: {answer['status']} {_short(answer['body'])}", file=out)
+
+
+def stored_answer(execution: Execution) -> dict[str, Any] | None:
+    """A recorded execution's stored answer, its body parsed as ``run`` shows a live one."""
+    answer = execution.response
+    if answer is None:
+        return None
+    stored = CoreResponse(answer["status"], [tuple(h) for h in answer["headers"]],
+                          str(answer["body"]).encode("utf-8"))
+    return {**answer, "body": response_body(stored)}
 
 
 def cmd_executions(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -103,12 +116,7 @@ def cmd_execution(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         json.dump(execution.to_dict(), out, default=json_default, ensure_ascii=False, indent=2)
         out.write("\n")
     else:
-        answer = execution.response
-        if answer is not None:
-            stored = CoreResponse(answer["status"], [tuple(h) for h in answer["headers"]],
-                                  str(answer["body"]).encode("utf-8"))
-            answer = {**answer, "body": response_body(stored)}
-        trace(execution, answer, out, logs=True)
+        trace(execution, stored_answer(execution), out, logs=True)
     return 0
 
 
@@ -134,7 +142,7 @@ def cmd_replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         json.dump(execution.to_dict(), out, default=json_default, ensure_ascii=False, indent=2)
         out.write("\n")
     else:
-        trace(execution, execution.response, out)
+        trace(execution, stored_answer(execution), out)
     return 0 if execution.status == Status.RESOLVED else 1
 
 

@@ -265,3 +265,39 @@ def test_a_busy_port_fails_before_anything_is_printed(tmp_path: Path) -> None:
             cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "serving on" not in done.stdout and "echo v" not in done.stdout
+
+
+# -- 22.3 uvicorn and proxy headers -------------------------------------------------------------
+def test_uvicorn_serve_ignores_x_forwarded_for_for_the_allowlist(tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn")
+    guarded = {"key": "guarded", "sync": True, "config": {"ipAllowlist": ["10.1.2.3"]},
+               "nodes": [{"key": "r", "type": "response", "config": {"body": "in"}}]}
+    (tmp_path / "guarded.json").write_text(json.dumps(guarded))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "webhook_workflow", "serve", str(tmp_path / "guarded.json"),
+         "--port", "0", "--store", "memory", "--server", "uvicorn"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        line = ""
+        while not line.startswith("serving on "):
+            line = proc.stdout.readline()
+            assert line, "serve exited early"
+        port = int(line.split()[2].rsplit(":", 1)[1])
+        raw = post("/api/webhook:trigger/guarded", b"{}", "Content-Length: 2",
+                   "X-Forwarded-For: 10.1.2.3", "Connection: close")
+        deadline = time.monotonic() + GUARD
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=GUARD)
+                break
+            except ConnectionRefusedError:  # uvicorn starts listening after the announcement
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        with sock:
+            sock.sendall(raw)
+            status = read_response(sock)[0]
+        assert status == 403
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)

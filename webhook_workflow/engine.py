@@ -150,7 +150,8 @@ class Engine:
 
     def _compile(self, data: dict[str, Any]) -> CompiledWorkflow:
         return compile_definition(data, self._node_types,
-                                  max_body_size=self.limits.max_body_size, env=self.env)
+                                  max_body_size=self.limits.max_body_size, env=self.env,
+                                  max_json_items=self.limits.max_json_items)
 
     def register_node(self, type_name: str, node: Any) -> None:
         """Add a node type to this engine: a function ``(config, ctx) -> result`` or an object

@@ -160,6 +160,9 @@ class Gateway:
             else:
                 parsed = parse_body(content_type, body, strict=workflow.strict_content_type,
                                     max_depth=engine.limits.max_json_depth,
+                                    max_items=engine.limits.max_json_items
+                                    if workflow.max_json_items is None
+                                    else workflow.max_json_items,
                                     accepted="application/json or "
                                     "application/x-www-form-urlencoded" if guards.form
                                     else "application/json")

@@ -14,7 +14,8 @@ __all__ = ["SETTINGS", "check_retention", "check_settings"]
 
 #: Every engine setting and its default (``Engine(**settings)``).
 SETTINGS: dict[str, Any] = {
-    "max_body_size": 1024 * 1024, "max_json_depth": 100, "max_url_length": 8 * 1024,
+    "max_body_size": 1024 * 1024, "max_json_depth": 100, "max_json_items": 100_000,
+    "max_url_length": 8 * 1024,
     "max_header_count": 100, "max_header_bytes": 16 * 1024, "loop_limit": 10_000,
     "max_node_runs": 100_000, "max_executions": 10_000, "max_queue": 10_000,
     "retention": None, "workers": 4, "lease": 30, "trusted_proxies": (), "max_run_time": None,
@@ -34,9 +35,9 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int | float)
                             or cap <= 0):
         raise ValueError("engine setting max_run_time must be a positive number of seconds")
-    for name in ("max_body_size", "max_json_depth", "max_url_length", "max_header_count",
-                 "max_header_bytes", "loop_limit", "max_node_runs", "max_executions",
-                 "max_queue", "workers", "lease"):
+    for name in ("max_body_size", "max_json_depth", "max_json_items", "max_url_length",
+                 "max_header_count", "max_header_bytes", "loop_limit", "max_node_runs",
+                 "max_executions", "max_queue", "workers", "lease"):
         value = merged[name]
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise ValueError(f"engine setting {name} must be a positive number")

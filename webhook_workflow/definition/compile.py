@@ -92,22 +92,26 @@ class CompiledWorkflow:
     guards: Guards = NO_GUARDS
     #: What clients send as ``Authorization`` for :attr:`auth` (``Basic <base64>``).
     auth_header: bytes | None = None
+    #: ``config.request.maxJsonItems`` (``None``: the engine's ``max_json_items``).
+    max_json_items: int | None = None
 
 
 def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
                        max_body_size: int | None = None,
-                       env: Mapping[str, Any] | None = None) -> CompiledWorkflow:
+                       env: Mapping[str, Any] | None = None,
+                       max_json_items: int | None = None) -> CompiledWorkflow:
     """Validate ``data`` (a definition dict) and compile it.
 
-    ``node_types`` is the engine's node table; ``max_body_size`` the engine limit a workflow
-    may only lower; ``env`` the engine's ``$env`` (for credentials written as templates).
+    ``node_types`` is the engine's node table; ``max_body_size`` and ``max_json_items`` the
+    engine limits a workflow may only lower; ``env`` the engine's ``$env`` (for credentials
+    written as templates).
     """
     if is_flat(data):
         data = from_flat(data)
     top = check_section(data, WORKFLOW_FIELDS, "")
     key = top["key"] or generate_key()
     sync = top["sync"]
-    trigger = compile_trigger(top["config"], sync, max_body_size, env)
+    trigger = compile_trigger(top["config"], sync, max_body_size, env, max_json_items)
     options = check_options(top["options"])
     if options["syncWait"] and not sync:
         raise DefinitionError("options.syncWait", "is for sync workflows only")
@@ -133,6 +137,7 @@ def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
         key=key, title=top["title"], sync=sync, enabled=top["enabled"], definition=canonical,
         digest=digest, auth=trigger.auth, context=trigger.context,
         strict_content_type=trigger.strict_content_type, max_body_size=trigger.max_body_size,
+        max_json_items=trigger.max_json_items,
         query_options=trigger.query_options, response=trigger.response, head=head,
         nodes=builder.nodes, stack_limit=options["stackLimit"],
         delete_on_status=frozenset(options["deleteExecutionOnStatus"]),

@@ -78,6 +78,8 @@ REQUEST_FIELDS = (
     Field("body", _field_list("body"), [], "`[{key, alias?, _var?}]` body paths to keep"),
     Field("strictContentType", boolean, False, "415 for a body that is not JSON"),
     Field("maxBodySize", integer(0), None, "bytes; may only lower the engine's max_body_size"),
+    Field("maxJsonItems", integer(1), None,
+          "values in a JSON body; may only lower the engine's max_json_items"),
     Field("queryOptions", lambda v, p: check_section(v, QUERY_OPTION_FIELDS, p), None,
           "`{depth, arrayLimit, parameterLimit}`"),
     Field("form", boolean, False, "also parse application/x-www-form-urlencoded bodies"),
@@ -131,6 +133,7 @@ class TriggerConfig:
     max_body_size: int | None
     query_options: QueryOptions
     response: ResponseSpec | None
+    max_json_items: int | None = None
 
 
 _ENV_SECRET = re.compile(r"\{\{\s*\$env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -150,7 +153,8 @@ def _secret(text: str, env: Mapping[str, Any], path: str) -> bytes:
 
 
 def compile_trigger(value: Any, sync: bool, engine_max_body: int | None,
-                    env: Mapping[str, Any] | None = None) -> TriggerConfig:
+                    env: Mapping[str, Any] | None = None,
+                    engine_max_items: int | None = None) -> TriggerConfig:
     """Validate and compile ``config`` of a webhook workflow; ``env`` fills credentials
     written as ``{{$env.NAME}}``."""
     env = env or {}
@@ -162,6 +166,12 @@ def compile_trigger(value: Any, sync: bool, engine_max_body: int | None,
     if limit is not None and engine_max_body is not None and limit > engine_max_body:
         raise DefinitionError("config.request.maxBodySize", f"must not exceed the engine's "
                               f"max_body_size ({engine_max_body})")
+    items = request["maxJsonItems"]
+    if items is None:
+        del request["maxJsonItems"]  # unset: definitions written before it keep their digest
+    elif engine_max_items is not None and items > engine_max_items:
+        raise DefinitionError("config.request.maxJsonItems", f"must not exceed the engine's "
+                              f"max_json_items ({engine_max_items})")
     qopts = request["queryOptions"] or {}
     query_options = QueryOptions(depth=qopts.get("depth", 5),
                                  array_limit=qopts.get("arrayLimit", 20),
@@ -192,7 +202,7 @@ def compile_trigger(value: Any, sync: bool, engine_max_body: int | None,
     builder = ContextBuilder(specs(request["headers"]), specs(request["query"]),
                              specs(request["body"]))
     return TriggerConfig(config, credentials, builder, request["strictContentType"], limit,
-                         query_options, response)
+                         query_options, response, items)
 
 
 def check_options(value: Any) -> dict[str, Any]:

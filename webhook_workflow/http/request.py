@@ -31,6 +31,7 @@ class Limits:
 
     max_body_size: int = MiB
     max_json_depth: int = 100
+    max_json_items: int = 100_000
     max_url_length: int = 8 * 1024
     max_header_count: int = 100
     max_header_bytes: int = 16 * 1024
@@ -104,8 +105,12 @@ def is_form(content_type: str | None) -> bool:
 
 
 def parse_body(content_type: str | None, body: bytes, *, strict: bool, max_depth: int,
-               accepted: str = "application/json") -> Any:
-    """Rows 10 and 11: the parsed JSON body, ``{}`` for empty or non-JSON bodies."""
+               max_items: int | None = None, accepted: str = "application/json") -> Any:
+    """Rows 10 and 11: the parsed JSON body, ``{}`` for empty or non-JSON bodies.
+
+    ``max_items`` bounds the values (containers and scalars) of the document, read from the
+    text before it is parsed: a megabyte of ``[{},{},...]`` would take ~37 times its size.
+    """
     if not is_json(content_type):
         if strict and (body or content_type):
             raise RequestRejected(415, f"Content-Type must be {accepted}")
@@ -115,6 +120,10 @@ def parse_body(content_type: str | None, body: bytes, *, strict: bool, max_depth
         return {}
     if body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]  # RFC 8259 lets a parser ignore a UTF-8 byte order mark
+    # Every escape starts with a backslash; most bodies have none, and memchr says so at once.
+    escaped = b"\\" in body
+    if max_items is not None and _text_items_exceed(body, max_items, escaped):
+        raise RequestRejected(413, f"JSON body has more than {max_items} items")
     try:
         value = loads(_document(body))
     except RecursionError:
@@ -126,8 +135,6 @@ def parse_body(content_type: str | None, body: bytes, *, strict: bool, max_depth
         raise RequestRejected(400, f"invalid JSON: {reason}") from None
     if not isinstance(value, dict | list):
         raise RequestRejected(400, "JSON body must be an object or an array")
-    # Every escape starts with a backslash; most bodies have none, and memchr says so at once.
-    escaped = b"\\" in body
     if escaped and _SURROGATE_ESCAPE.search(body) is not None and not _utf8_clean(value):
         raise RequestRejected(400, "invalid JSON: a \\u escape is a lone surrogate (not text)")
     # The text bounds the value's depth from above (duplicate keys may drop containers), so
@@ -166,6 +173,55 @@ _SKELETON = bytes.maketrans(b"{[}]", b"(())")
 _NOT_SKELETON = bytes(sorted(set(range(256)) - set(b'{}[]"')))
 
 
+# A skeleton for counting values: brackets, commas, quotes, and ``x`` where a scalar
+# (number, true, false, null) starts, so that a container holding only scalars is not empty.
+_ITEMS = bytes.maketrans(b"{[}]-0123456789tfn", b"(())xxxxxxxxxxxxxx")
+_NOT_ITEMS = bytes(sorted(set(range(256)) - set(b'{}[]",-0123456789tfn')))
+
+
+def _outside_strings(skeleton: bytes) -> bytes:
+    """The characters of a skeleton (brackets, commas and quotes) that lie outside strings."""
+    bare = skeleton.translate(None, b'"')
+    quotes = len(skeleton) - len(bare)
+    # Counted without overlap, adjacent pairs cover every quote exactly when each run of
+    # quotes between two structure characters is even: none of them lies inside a string.
+    if not quotes or 2 * skeleton.count(b'""') == quotes:
+        return bare
+    # Removing adjacent quotes keeps what lies outside strings where it was; the rest
+    # alternates: outside, string, outside ...
+    return b"".join(skeleton.replace(b'""', b"").split(b'"')[::2])
+
+
+def _unescaped(body: bytes, escaped: bool) -> bytes:
+    """``body`` without escaped quotes (which do not end strings) and escaped backslashes."""
+    if escaped and _ESCAPED_QUOTE.search(body) is not None:
+        # Backslashes pair up from the left in a run, so dropping the escaped backslashes
+        # first leaves only the escapes of quotes.
+        return body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return body
+
+
+def _text_items_exceed(body: bytes, max_items: int, escaped: bool) -> bool:
+    """True when the JSON text ``body`` holds more than ``max_items`` values.
+
+    A document of n values has 1 + (commas) + (non-empty containers) of them, counting only
+    what lies outside strings. Commas and brackets inside strings only raise the first,
+    cheap count, so most bodies are decided by it; each step runs in C over bytes.
+    """
+    if len(body) < 2 * max_items:
+        return False  # every value but the last takes two bytes at least (``0,``)
+    if 1 + body.count(b",") + body.count(b"[") + body.count(b"{") <= max_items:
+        return False
+    skeleton = _unescaped(body, escaped).translate(_ITEMS, _NOT_ITEMS)
+    # Each string becomes one ``x``: what lies outside strings alternates with them.
+    outside = b"x".join(skeleton.split(b'"')[::2]) if b'"' in skeleton else skeleton
+    opened = outside.count(b"(")
+    if opened != len(outside) - len(outside.translate(None, b")")):
+        # Not JSON at all; telling so costs less than parsing it.
+        raise RequestRejected(400, "invalid JSON: brackets do not match")
+    return 1 + outside.count(b",") + opened - outside.count(b"()") > max_items
+
+
 def _text_depth_exceeds(body: bytes, max_depth: int, escaped: bool) -> bool:
     """True when the brackets of the valid JSON text ``body`` nest deeper than ``max_depth``.
 
@@ -174,21 +230,11 @@ def _text_depth_exceeds(body: bytes, max_depth: int, escaped: bool) -> bool:
     """
     if len(body) <= 2 * max_depth:
         return False  # each level takes two brackets
-    if escaped and _ESCAPED_QUOTE.search(body) is not None:
-        # Escaped quotes do not end strings. Backslashes pair up from the left in a run, so
-        # dropping the escaped backslashes first leaves only the escapes of quotes.
-        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    skeleton = body.translate(_SKELETON, _NOT_SKELETON)
+    skeleton = _unescaped(body, escaped).translate(_SKELETON, _NOT_SKELETON)
     brackets = skeleton.translate(None, b'"')
     if brackets.count(b"(") <= max_depth:
         return False  # even counting the brackets inside strings, there are not enough
-    # Counted without overlap, adjacent pairs cover every quote exactly when each run of
-    # quotes between two brackets is even, that is when no bracket lies inside a string.
-    quotes = len(skeleton) - len(brackets)
-    if quotes and 2 * skeleton.count(b'""') != quotes:
-        # Removing adjacent quotes keeps the brackets outside strings where they were; the
-        # rest alternate: outside, string, outside ...
-        brackets = b"".join(skeleton.replace(b'""', b"").split(b'"')[::2])
+    brackets = _outside_strings(skeleton)
     for peeled in range(max_depth):
         if len(brackets) <= 2 * (max_depth - peeled):
             return False

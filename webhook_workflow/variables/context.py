@@ -111,11 +111,15 @@ def _written_into(items: tuple[_Item, ...]) -> tuple[bool, ...]:
 
 
 def _tree_copy(value: Any) -> Any:
-    """A copy of the dicts and lists of a parsed value (their leaves are immutable)."""
-    if type(value) is dict:
-        return {key: _tree_copy(item) for key, item in value.items()}
-    if type(value) is list:
-        return [_tree_copy(item) for item in value]
+    """A copy of the dicts and lists of a parsed value (of their types; leaves are kept)."""
+    if isinstance(value, dict):
+        out = dict.__new__(type(value))  # no __init__: a subclass may want arguments
+        dict.update(out, {key: _tree_copy(item) for key, item in value.items()})
+        return out
+    if isinstance(value, list):
+        items = list.__new__(type(value))
+        list.extend(items, [_tree_copy(item) for item in value])
+        return items
     return value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -29,11 +30,23 @@ def test_serve_in_a_missing_folder_names_the_folder(tmp_path: Path) -> None:
 
 def test_engine_refuses_a_path_that_cannot_be_a_database(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
-    for url, reason in [(f"sqlite:///{tmp_path}/no/x.db", "no such folder"),
-                        (f"sqlite:///{tmp_path}/file/x.db", "is not a folder"),
-                        (f"sqlite:///{tmp_path}", "it is a folder")]:
-        with pytest.raises(ValueError, match=reason):
-            Engine(url)
+    (tmp_path / "notes.txt").write_text("not a database")
+    cases = [(f"sqlite:///{tmp_path}/no/x.db", "ValueError: cannot open .* no such folder"),
+             (f"sqlite:///{tmp_path}/file/x.db", "ValueError: .* is not a folder"),
+             (f"sqlite:///{tmp_path}", "ValueError: .*: it is a folder"),
+             (f"sqlite:///{tmp_path}/notes.txt",
+              "StoreUnavailable: cannot open .*notes.txt: file is not a database")]
+    code = ("import sys\n"
+            "from webhook_workflow import Engine\n"
+            "try:\n"
+            "    Engine(sys.argv[1])\n"
+            "except Exception as exc:\n"
+            "    print(f'{type(exc).__name__}: {exc}')\n")
+    for url, reason in cases:
+        # A subprocess: before the constructor refused such paths, it hung forever.
+        done = subprocess.run([sys.executable, "-c", code, url], cwd=ROOT, capture_output=True,
+                              text=True, timeout=30)
+        assert re.fullmatch(reason, done.stdout.strip()), (url, done.stdout, done.stderr)
 
 
 def test_the_writer_fails_waiting_writes_when_it_cannot_connect() -> None:
@@ -139,3 +152,31 @@ def test_a_failed_job_shows_its_whole_message(tmp_path: Path) -> None:
     assert done.returncode == 1
     line = next(x for x in done.stdout.splitlines() if x.strip().startswith("calc"))
     assert "ERROR" in line and line.endswith("as a number\"}") and "…" not in line
+
+
+def test_execution_and_replay_show_a_stored_answer_and_a_failure_the_same_way(
+        tmp_path: Path) -> None:
+    engine = Engine(f"sqlite:///{tmp_path / 'webhook-workflow.db'}")
+    engine.add_workflow(EXAMPLE)
+    answered = engine.execute("payment-callback", {
+        "headers": {"X-Request-Id": "r-2"}, "query": {"source": "shop"},
+        "body": {"order": {"id": "A-1002", "status": "open"}}})
+    long = "a string value that is long enough to push the message past sixty characters"
+    engine.add_workflow({"key": "fails", "sync": True, "nodes": [
+        {"key": "calc", "type": "calculation",
+         "config": {"engine": "math.js", "expression": "{{$context.body.x}} * 2"}}]})
+    failed = engine.execute("fails", {"body": {"x": long}})
+    engine.close()
+
+    def response_line(*args: str) -> str:
+        done = cli(*args, cwd=tmp_path)
+        return next(x for x in done.stdout.splitlines() if x.startswith("response:"))
+
+    assert response_line("execution", answered.id) == 'response: 400 {"ok":false}'
+    assert response_line("replay", answered.id) == 'response: 400 {"ok":false}'
+    shown = cli("execution", failed.id, cwd=tmp_path).stdout.splitlines()
+    line = next(x for x in shown if x.strip().startswith("calc"))
+    message = failed.jobs[0].result["message"]
+    assert "ERROR" in line and message in line and "…" not in line
+    stored = json.loads(cli("execution", failed.id, "--format", "json", cwd=tmp_path).stdout)
+    assert stored["jobs"][0]["result"] == failed.jobs[0].result

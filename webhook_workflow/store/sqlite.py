@@ -11,7 +11,6 @@ claimed again and resumes after its last saved job.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 import time
@@ -36,6 +35,7 @@ from .rows import (
     load,
     to_epoch,
 )
+from .sqlite_connect import connect, first_connect
 from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from .sqlite_writer import Writer
 
@@ -66,40 +66,16 @@ class SQLiteStore(CommitsLater):
         self._queued = 0
         self._queued_at = 0.0
         self._pruned_keys = 0.0
-        # Opened here, in the caller's thread, so a path that cannot be a database fails
-        # the constructor at once instead of the writer thread later.
-        self._local.conn = self._first_open()
+        # Opened here, in the caller's thread: a bad path fails the constructor at once.
+        self._local.conn = first_connect(path, timeout=busy_timeout,
+                                         synchronous=self.synchronous)
         self._connections.append(self._local.conn)
         self._migrate()
         self.abort_orphaned_sync()
 
     # -- connections ----------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
-                               check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self.synchronous}")
-        conn.execute("PRAGMA foreign_keys=ON")
-        return conn
-
-    def _first_open(self) -> sqlite3.Connection:
-        """This thread's connection. A path that cannot name a database file (no such
-        folder, a folder, a folder it cannot create files in) raises :class:`ValueError`;
-        SQLite refusing the file raises :class:`StoreUnavailable`."""
-        if self.path != ":memory:" and not self.path.startswith("file:"):
-            folder = os.path.dirname(os.path.abspath(self.path))
-            if os.path.isdir(self.path):
-                raise ValueError(f"cannot open {self.path}: it is a folder")
-            if not os.path.exists(folder):
-                raise ValueError(f"cannot open {self.path}: no such folder")
-            if not os.path.isdir(folder):
-                raise ValueError(f"cannot open {self.path}: {folder} is not a folder")
-            if not os.path.exists(self.path) and not os.access(folder, os.W_OK | os.X_OK):
-                raise ValueError(f"cannot open {self.path}: cannot create files in {folder}")
-        try:
-            return self._open()
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot open {self.path}: {exc}") from None
+        return connect(self.path, timeout=self.busy_timeout, synchronous=self.synchronous)
 
     def _conn(self) -> sqlite3.Connection:
         """This thread's reading connection."""

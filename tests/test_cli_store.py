@@ -114,6 +114,8 @@ def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
     (["serve", str(EXAMPLE), "--port", "70000"], "--port: 70000 is out of range 0-65535"),
     (["serve", str(EXAMPLE), "--port", "x"], "--port: 'x' is not a port number"),
     (["executions", "--limit", "-1"], "--limit: -1 is negative"),
+    (["run", str(EXAMPLE), "--timeout", "-1"], "--timeout: -1 is not 0 or more seconds"),
+    (["replay", "1", "--timeout", "nan"], "--timeout: nan is not 0 or more seconds"),
 ])
 def test_option_ranges_are_checked(tmp_path: Path, args: list[str], message: str) -> None:
     done = cli(*args, cwd=tmp_path)

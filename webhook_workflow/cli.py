@@ -239,6 +239,16 @@ def _count(text: str) -> int:
     return count
 
 
+def _wait(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not 0 or more seconds")
+    return seconds
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="webhook-workflow",
@@ -288,7 +298,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workflow", metavar="KEY", help="only this workflow (default: all)")
     p.add_argument("--status", metavar="S", help="a status name or number, or 'queued' "
                    "(default: all)")
-    p.add_argument("--limit", type=_count, default=50,
+    p.add_argument("--limit", type=_count, default=50, metavar="N",
                    help="at most this many executions (default: %(default)s)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="output format (default: %(default)s)")
@@ -306,7 +316,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default=default_store, help=f"store URL (default: {default_store})")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="output format (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=30.0,
+    p.add_argument("--timeout", type=_wait, default=30.0, metavar="SECONDS",
                    help="seconds to wait for an async workflow (default: %(default)g)")
     engine_options(p)
     p.set_defaults(func=cmd_replay)
@@ -318,8 +328,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("paths", help="list variable paths of a sample URL or JSON body")
     group = p.add_mutually_exclusive_group(required=True)
-    group.add_argument("--url", help="a sample URL or query string")
-    group.add_argument("--body", help="a sample JSON body")
+    group.add_argument("--url", help="a sample URL or query string (this or --body)")
+    group.add_argument("--body", help="a sample JSON body (this or --url)")
     p.set_defaults(func=cmd_paths)
 
     p = sub.add_parser("run", help="run one workflow on a request, in process")
@@ -331,13 +341,14 @@ def _parser() -> argparse.ArgumentParser:
                    "application/json)")
     p.add_argument("--format", choices=("json", "text"), default="json",
                    help="output format (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=30.0,
+    p.add_argument("--timeout", type=_wait, default=30.0, metavar="SECONDS",
                    help="seconds to wait for an async workflow (default: %(default)g)")
     engine_options(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("migrate", help="create or update a PostgreSQL store's schema")
-    p.add_argument("--store", required=True, help="postgresql://user@host/db[?prefix=ww_]")
+    p.add_argument("--store", required=True,
+                   help="postgresql://user@host/db[?prefix=ww_] (required)")
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("graph", help="print a workflow as a Mermaid flowchart")

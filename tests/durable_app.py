@@ -2,12 +2,14 @@
 
 Its ``record`` node appends ``<execution id> <node key>`` to the file named by
 ``WW_RECORD_FILE`` (one line per run of the node), so a test can count how often each
-execution really ran; ``WW_LEASE`` sets the lease (seconds).
+execution really ran; its ``pause`` node sleeps ``config.seconds`` (a sync run that takes a
+while); ``WW_LEASE`` sets the lease (seconds).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from webhook_workflow import Engine, NodeContext
@@ -24,8 +26,13 @@ def record(config: dict[str, Any], ctx: NodeContext) -> str:
     return ctx.execution_id
 
 
+def pause(config: dict[str, Any], ctx: NodeContext) -> None:
+    time.sleep(float(config.get("seconds", 0.1)))
+
+
 def make() -> Engine:
     engine = Engine(os.environ["WW_STORE"], lease=float(os.environ.get("WW_LEASE", "30")),
                     workers=int(os.environ.get("WW_WORKERS", "4")))
     engine.register_node("record", record)
+    engine.register_node("pause", pause)
     return engine

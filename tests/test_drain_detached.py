@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from conftest import JSON
 from doors import Door
+from store_urls import store_url
 
 from webhook_workflow import Engine, NodeContext, Status
 
@@ -39,9 +40,9 @@ def _engine(store: str, gate: threading.Event | None = None) -> Engine:
     return engine
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return "memory" if request.param == "memory" else f"sqlite:///{tmp_path / 'runs.db'}"
+    return store_url(request.param, tmp_path, request)
 
 
 def _detach(engine: Engine, door_kind: str) -> str:

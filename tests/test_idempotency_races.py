@@ -8,9 +8,8 @@ not in two processes sharing a SQLite file or a PostgreSQL database.
 from __future__ import annotations
 
 import json
-import os
 import threading
-import uuid
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,13 +19,15 @@ import httpx
 import pytest
 from conftest import JSON
 from doors import Door
+from store_urls import store_url
 from test_durability import Server
 
 from webhook_workflow import Engine, NodeContext
 
-POSTGRES = os.environ.get("WEBHOOK_WORKFLOW_TEST_POSTGRES", "")
 KEYS = 5
 COPIES = 16
+#: How long a run takes (seconds): copies arrive while it runs, not only after it answered.
+PAUSE = 0.2
 
 
 def _definition() -> dict[str, Any]:
@@ -34,6 +35,7 @@ def _definition() -> dict[str, Any]:
             "config": {"idempotency": {"key": "{{$headers.x-key}}"},
                        "request": {"headers": [{"key": "x-key"}]}},
             "nodes": [{"key": "rec", "type": "record"},
+                      {"key": "wait", "type": "pause", "config": {"seconds": PAUSE}},
                       {"key": "reply", "type": "response", "config": {
                           "statusCode": 201, "body": {"ran": "{{$context.headers.x-key}}"}}}]}
 
@@ -83,6 +85,7 @@ def test_one_run_per_key_in_one_process(engine: Engine, door_kind: str) -> None:
             runs[ctx.execution_id] += 1
 
     engine.register_node("record", record)
+    engine.register_node("pause", lambda config, ctx: time.sleep(config["seconds"]))
     engine.add_workflow(_definition())
     door = Door(door_kind, engine)
 
@@ -106,16 +109,9 @@ def test_one_run_per_key_in_one_process(engine: Engine, door_kind: str) -> None:
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_one_run_per_key_across_two_processes(kind: str, tmp_path: Path,
+                                              request: pytest.FixtureRequest,
                                               servers: list[Server]) -> None:
-    if kind == "postgres":
-        if not POSTGRES:
-            pytest.skip("set WEBHOOK_WORKFLOW_TEST_POSTGRES to run this on PostgreSQL")
-        from webhook_workflow.store.postgres import drop_tables, migrate
-
-        store = f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}prefix=i{uuid.uuid4().hex[:12]}_"
-        migrate(store)
-    else:
-        store = f"sqlite:///{tmp_path / 'shared.db'}"
+    store = store_url(kind, tmp_path, request)
     definition = tmp_path / "pay.json"
     definition.write_text(json.dumps(_definition()))
     record = tmp_path / "record.txt"
@@ -141,7 +137,5 @@ def test_one_run_per_key_across_two_processes(kind: str, tmp_path: Path,
         assert sorted(e.id for e in executions) == sorted(runs)
     finally:
         engine.close(timeout=5)
-        if kind == "postgres":
-            for server in pair:
-                server.stop()
-            drop_tables(store)
+        for server in pair:  # before the PostgreSQL tables are dropped
+            server.stop()

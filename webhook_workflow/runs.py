@@ -134,8 +134,8 @@ class Acknowledgement:
 class SyncRun:
     """A sync execution admitted by the gateway; the door runs it with its driver."""
 
-    __slots__ = ("_detached", "_ended", "_lock", "engine", "execution", "extra", "future",
-                 "idempotency", "processor", "workflow")
+    __slots__ = ("_detached", "_ended", "_held", "_lock", "engine", "execution", "extra",
+                 "future", "idempotency", "processor", "workflow")
 
     def __init__(self, engine: Engine, workflow: CompiledWorkflow, execution: Execution,
                  idempotency: Idempotency | None = None,
@@ -150,6 +150,7 @@ class SyncRun:
         current_execution.set(execution.id)
         self._ended = False
         self._detached = False
+        self._held = False
 
     # -- admission (the store's answer) ---------------------------------------------------
     def _admitted(self, outcome: IdempotencyRecord | BaseException | None
@@ -161,12 +162,17 @@ class SyncRun:
             return None
         if outcome.answer is not None:
             return _replay(outcome.answer, self.extra)
+        # Still running: in this process until its end is recorded (the memory store shows
+        # a run's final status at once, before its answer is stored), elsewhere while the
+        # store has it STARTED.
+        if outcome.execution_id in self.engine.dispatcher.running:
+            return self._still_running()
         first = self.engine.store.get(outcome.execution_id)
         if first is not None and first.status == Status.STARTED:
             return self._still_running()
         # The first delivery ended without an answer: its process died before answering (a
-        # run that ends stores its answer before its end). Take the key over, atomically: of
-        # all copies that saw this, the store lets exactly one run.
+        # run stores its answer before it records its end). Take the key over, atomically:
+        # of all copies that saw this, the store lets exactly one run.
         assert self.idempotency is not None
         retry = Idempotency(self.idempotency.workflow_key, self.idempotency.key,
                             self.idempotency.ttl, replaces=outcome.execution_id)
@@ -199,14 +205,12 @@ class SyncRun:
             thread = self._start_thread()
             thread.join(self.workflow.guards.sync_wait_ms / 1000)
             return self._after_wait()
-        running = self.engine.dispatcher.running
-        running.add(self.execution.id)  # its lease is renewed while it runs
+        # Running (its lease renewed) until _answer has recorded its end.
+        self.engine.dispatcher.running.add(self.execution.id)
         try:
             drive_sync(self.processor.steps(), self.processor.deadline)
         except Exception as exc:
             self.engine.fail(self.execution, exc)
-        finally:
-            running.discard(self.execution.id)
         return self._answer()
 
     async def run_async(self) -> CoreResponse:
@@ -226,9 +230,7 @@ class SyncRun:
             thread = self._start_thread()
             await asyncio.to_thread(thread.join, self.workflow.guards.sync_wait_ms / 1000)
             return self._after_wait()
-        running = self.engine.dispatcher.running
-        ident = self.execution.id
-        running.add(ident)
+        self.engine.dispatcher.running.add(self.execution.id)  # until _answer recorded its end
         try:
             steps = self.processor.steps()
             effect = start(steps)
@@ -236,8 +238,6 @@ class SyncRun:
                 await drive_async(steps, self.processor.deadline, first=effect)
         except Exception as exc:
             self.engine.fail(self.execution, exc)
-        finally:
-            running.discard(ident)
         return self._answer()
 
     # -- options.syncWait -----------------------------------------------------------------
@@ -245,9 +245,9 @@ class SyncRun:
         """Run the execution on its own thread, so it can outlive the request."""
         self._lock = threading.Lock()  # only a run that may outlive its request needs one
         dispatcher = self.engine.dispatcher
-        running = dispatcher.running
-        running.add(self.execution.id)
+        dispatcher.running.add(self.execution.id)
         dispatcher.hold()  # drain() and close() wait for this run, also once detached
+        self._held = True
 
         def target() -> None:
             try:
@@ -258,12 +258,11 @@ class SyncRun:
                 with self._lock:
                     self._ended = True
                     detached = self._detached
-                try:
-                    if detached:  # nobody waits for this run any more: record its end here
-                        self.engine.finish(self.workflow, self.execution)
-                finally:
-                    running.discard(self.execution.id)
-                    dispatcher.release()
+                # Nobody waits for this run any more: record its end here. Else the request
+                # does, once it stored the answer (also when the run ended while its 202 was
+                # being stored).
+                if detached:
+                    self._record_end()
 
         thread = threading.Thread(target=target, name="webhook-workflow-sync-wait", daemon=True)
         thread.start()
@@ -271,21 +270,28 @@ class SyncRun:
 
     def _after_wait(self) -> CoreResponse:
         with self._lock:
-            if not self._ended:
-                self._detached = True
-        if not self._detached:
+            detaching = not self._ended
+        if not detaching:
             return self._answer()
-        # Past syncWait: answer 202 and let the run go on, recorded durably from now on.
+        # Past syncWait: answer 202 and let the run go on, recorded durably from now on. The
+        # 202 is stored for the key before the run may record its end: a copy that finds the
+        # execution ended and the key unanswered concludes its process died and runs again.
         execution = self.execution
-        self.processor.on_flush = lambda jobs: self.engine.store.save_jobs(execution, jobs)
-        self.engine.store.detach(execution, self.engine.dispatcher.owner,
-                                 self.engine.dispatcher.lease)
         answer = CoreResponse(202, [("Content-Type", "application/json")],
                               f'{{"executionId":"{execution.id}"}}'.encode())
-        if self.idempotency is not None and answer.status < 500 and answer.status != 408:
-            # A failed run is not remembered: a redelivery runs the workflow again.
-            self.engine.store.remember(self.idempotency.workflow_key, self.idempotency.key,
-                                       answer.to_record())
+        try:
+            if self.idempotency is not None:
+                self.engine.store.remember(self.idempotency.workflow_key,
+                                           self.idempotency.key, answer.to_record())
+            self.processor.on_flush = lambda jobs: self.engine.store.save_jobs(execution, jobs)
+            self.engine.store.detach(execution, self.engine.dispatcher.owner,
+                                     self.engine.dispatcher.lease)
+        finally:
+            with self._lock:
+                self._detached = True
+                ended = self._ended
+            if ended:  # it ended meanwhile and left its end to be recorded here
+                self._record_end()
         answer.headers.extend(self.extra)
         return answer
 
@@ -306,10 +312,23 @@ class SyncRun:
                                     f"{execution_status_name(execution.status)}")
         # The answer is stored before the end: a copy that finds the execution ended and the
         # key unanswered may then conclude that its process died.
-        if self.idempotency is not None:
-            self.engine.store.remember(self.idempotency.workflow_key, self.idempotency.key,
-                                       answer.to_record())
-        self.engine.finish(self.workflow, execution)
+        try:
+            if self.idempotency is not None:
+                self.engine.store.remember(self.idempotency.workflow_key, self.idempotency.key,
+                                           answer.to_record())
+        finally:
+            self._record_end()
         if self.extra:
             answer.headers.extend(self.extra)
         return answer
+
+    def _record_end(self) -> None:
+        """Record the run's end (its answer, if any, is stored by now); from then on it is
+        no longer running in this process."""
+        dispatcher = self.engine.dispatcher
+        try:
+            self.engine.finish(self.workflow, self.execution)
+        finally:
+            dispatcher.running.discard(self.execution.id)
+            if self._held:
+                dispatcher.release()

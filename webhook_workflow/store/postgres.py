@@ -144,7 +144,7 @@ class PostgresStore(PostgresConnections, CommitsLater):
 
         try:
             future: Future[IdempotencyRecord | None] = self._writers.submit(
-                insert, pipelined=key is None)
+                insert, pipelined=key is None, lock=None if key is None else key[:2])
         except StoreUnavailable as exc:
             future = Future()
             future.set_exception(exc)
@@ -180,7 +180,8 @@ class PostgresStore(PostgresConnections, CommitsLater):
 
     def remember(self, workflow_key: str, key: str, answer: dict[str, Any]) -> None:
         args = (_dump(answer), workflow_key, key)
-        self._write(lambda cur, batch: cur.execute(self.sql.remember, args), pipelined=True)
+        self._write(lambda cur, batch: cur.execute(self.sql.remember, args), pipelined=True,
+                    lock=(workflow_key, key))
 
     def save_jobs(self, execution: Execution, jobs: Sequence[Job]) -> None:
         rows = _job_rows(execution.id, jobs)

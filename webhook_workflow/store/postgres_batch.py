@@ -51,12 +51,20 @@ WriteFn = Callable[[Cur, _Batch], Any]
 
 
 class _Write:
-    __slots__ = ("fn", "future", "pipelined")
+    __slots__ = ("fn", "future", "lock", "pipelined")
 
-    def __init__(self, fn: WriteFn, pipelined: bool) -> None:
+    def __init__(self, fn: WriteFn, pipelined: bool, lock: tuple[str, str] | None) -> None:
         self.fn = fn
         self.pipelined = pipelined
+        #: The idempotency key whose row the write locks until its transaction commits.
+        self.lock = lock
         self.future: Future[Any] = Future()
+
+    def order(self) -> tuple[bool, tuple[str, str]]:
+        """Where the write goes in its batch: the ones locking a key last, by key. Every
+        transaction then locks keys in the same order, so two writers (of one process or of
+        two hosts) taking the same keys wait for each other instead of deadlocking."""
+        return (self.lock is not None, self.lock or ("", ""))
 
 
 class _Failed(Exception):
@@ -92,10 +100,11 @@ class _Writers:
         self._pid = 0
         self._closed = False
 
-    def submit(self, fn: WriteFn, *, pipelined: bool = False) -> Future[Any]:
+    def submit(self, fn: WriteFn, *, pipelined: bool = False,
+               lock: tuple[str, str] | None = None) -> Future[Any]:
         """Queue a write; ``pipelined``: it reads no result (its statements may go out
-        without waiting for each answer)."""
-        write = _Write(fn, pipelined)
+        without waiting for each answer); ``lock``: the idempotency key it takes."""
+        write = _Write(fn, pipelined, lock)
         with self._ready:
             if self._closed:
                 raise StoreUnavailable("the store is closed")
@@ -112,8 +121,9 @@ class _Writers:
             self._ready.notify()
         return write.future
 
-    def run(self, fn: WriteFn, *, pipelined: bool = False) -> Any:
-        return self.submit(fn, pipelined=pipelined).result()
+    def run(self, fn: WriteFn, *, pipelined: bool = False,
+            lock: tuple[str, str] | None = None) -> Any:
+        return self.submit(fn, pipelined=pipelined, lock=lock).result()
 
     def close(self, timeout: float = 10.0) -> None:
         with self._ready:

@@ -142,9 +142,10 @@ class PostgresConnections:
         raise AssertionError("unreachable")
 
     # -- batches ---------------------------------------------------------------------------------
-    def _write(self, fn: WriteFn, *, pipelined: bool = False) -> Any:
+    def _write(self, fn: WriteFn, *, pipelined: bool = False,
+               lock: tuple[str, str] | None = None) -> Any:
         """Run a write on a writer thread (batched with concurrent ones) and wait."""
-        return self._writers.run(fn, pipelined=pipelined)
+        return self._writers.run(fn, pipelined=pipelined, lock=lock)
 
     def _run_batch(self, conn: Conn | None, batch: list[_Write]) -> Conn | None:
         """Commit ``batch`` in one transaction; answer every write; return the connection.
@@ -154,7 +155,8 @@ class PostgresConnections:
         serialization failures are retried. A connection the database closed (a restart)
         is replaced once; a connection lost while committing fails every write of the batch
         (the outcome is unknown, so none is acknowledged)."""
-        writes = [w for w in batch if w.future.set_running_or_notify_cancel()]
+        writes = sorted((w for w in batch if w.future.set_running_or_notify_cancel()),
+                        key=_Write.order)
         fresh = False  # True once this batch ran on a connection opened for it
         pipelined = all(w.pipelined for w in writes)
         tries = 0

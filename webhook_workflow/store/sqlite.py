@@ -115,8 +115,7 @@ class SQLiteStore(CommitsLater):
         self._write(migrate)
 
     def abort_orphaned_sync(self) -> int:
-        """Mark sync executions whose process is gone (lease expired) ABORTED: their caller
-        will never get an answer. Returns how many were marked."""
+        """Mark sync executions of dead processes (lease expired) ABORTED; return how many."""
         now = time.time()
         return int(self._write(lambda conn: conn.execute(
             "UPDATE executions SET status = ?, finished_at = ?, owner = NULL "

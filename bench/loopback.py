@@ -31,6 +31,8 @@ class Load:
     p99_ms: float
     errors: int
     tool: str
+    p999_ms: float = 0.0
+    max_ms: float = 0.0
 
 
 def free_port() -> int:
@@ -77,10 +79,11 @@ wrk.body = {body}
 wrk.headers["Content-Type"] = "application/json"
 {headers}
 done = function(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %d %f %f\\n", summary.requests,
+  io.write(string.format("RESULT %d %d %d %f %f %f %f\\n", summary.requests,
     summary.errors.status + summary.errors.connect + summary.errors.read +
     summary.errors.write + summary.errors.timeout,
-    summary.duration, latency:percentile(50), latency:percentile(99)))
+    summary.duration, latency:percentile(50), latency:percentile(99),
+    latency:percentile(99.9), latency.max))
 end
 """
 
@@ -107,12 +110,13 @@ def _wrk(url: str, body: bytes, headers: Mapping[str, str], seconds: float, conn
             capture_output=True, text=True, timeout=seconds + 30, check=True)
     finally:
         os.unlink(handle.name)
-    match = re.search(r"RESULT (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+)", done.stdout)
+    match = re.search(r"RESULT (\d+) (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)",
+                      done.stdout)
     if match is None:
         raise RuntimeError(f"unexpected wrk output: {done.stdout}")
-    requests, errors, micros, p50, p99 = match.groups()
+    requests, errors, micros, p50, p99, p999, most = match.groups()
     return Load(int(requests) / (int(micros) / 1e6), float(p50) / 1000, float(p99) / 1000,
-                int(errors), "wrk")
+                int(errors), "wrk", float(p999) / 1000, float(most) / 1000)
 
 
 def _python_load(url: str, body: bytes, headers: Mapping[str, str], seconds: float,
@@ -158,7 +162,8 @@ def _python_load(url: str, body: bytes, headers: Mapping[str, str], seconds: flo
     if not latencies:
         return Load(0.0, 0.0, 0.0, errors[0], "python")
     return Load(len(latencies) / took, latencies[len(latencies) // 2] * 1000,
-                latencies[int(len(latencies) * 0.99)] * 1000, errors[0], "python")
+                latencies[int(len(latencies) * 0.99)] * 1000, errors[0], "python",
+                latencies[int(len(latencies) * 0.999)] * 1000, latencies[-1] * 1000)
 
 
 def uvicorn_command(app: str, port: int) -> list[str]:

@@ -17,8 +17,8 @@ import argparse
 import asyncio
 import time
 
-from webhook_workflow.runtime.records import Execution, Job
-from webhook_workflow.runtime.status import Status
+from webhook_workflow.records import Execution, Job
+from webhook_workflow.status import Status
 from webhook_workflow.store.memory import MemoryStore
 
 from . import contenders_asgi, job, variants

@@ -51,7 +51,7 @@ def wait_for(engine: Engine, execution_id: str, status: Status) -> Any:
 
 
 def start(engine: Engine, key: str = "a", body: dict[str, Any] | None = None) -> str:
-    from webhook_workflow.runtime.records import Execution
+    from webhook_workflow.records import Execution
 
     execution = Execution(key, 1, {"headers": {}, "query": {}, "body": body or {"who": "ada"}})
     engine.store.add(execution)

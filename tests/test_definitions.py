@@ -631,7 +631,7 @@ def test_condition_config_rules(config: Any, path: str, reason: str) -> None:
 
 CALCULATION_CASES = [
     ("not-object", calc([]), CALC, 'must be an object {"group"'),
-    ("no-group", calc({"type": "and"}), CALC, 'must be an object {"group"'),
+    ("bare-item-unknown-field", calc({"type": "and"}), f"{CALC}.type", "unknown field"),
     ("extra-top-field", calc({"group": {"type": "and", "calculations": []}, "x": 1}), CALC,
      'must be an object {"group"'),
     ("group-not-object", calc({"group": []}), f"{CALC}.group", "must be an object"),

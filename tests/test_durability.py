@@ -231,7 +231,7 @@ def test_resume_inside_a_loop_restores_its_scope(db: str) -> None:
     engine.store.add(crashed)
     claimed = engine.store.claim("dead", ["l"], lease=0.1)
     assert claimed is not None
-    loop_job = Job(Status.PENDING, {"looped": 2, "done": 1}, node_key="each",
+    loop_job = Job(Status.PENDING, {"looped": 1, "done": 1}, node_key="each",
                    meta={"seq": 3, "branch": 0})
     first = Job(Status.RESOLVED, "ok", node_key="s", meta={"seq": 2})
     claimed.jobs.extend([loop_job, first])

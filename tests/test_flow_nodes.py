@@ -141,16 +141,21 @@ def test_unknown_subflow_is_a_failed_job(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("limit, depth", [(1, 1), (3, 3)])
-def test_stack_limit_stops_recursion(engine: Engine, limit: int, depth: int) -> None:
+def test_stack_limit_skips_the_call_past_it(engine: Engine, limit: int, depth: int) -> None:
+    # As NocoBase's Dispatcher.validateEvent: the trigger past the limit is skipped, and the
+    # executions already running end normally.
     engine.add_workflow({"key": "self", "options": {"stackLimit": limit}, "nodes": [
-        {"key": "again", "type": "subflow", "config": {"workflow": "self"}}]})
+        {"key": "again", "type": "subflow", "config": {"workflow": "self"}},
+        {"key": "after", "type": "output", "config": {"value": "{{$jobsMapByNodeKey.again}}"}}]})
     execution = engine.execute("self")
-    assert execution.status == Status.FAILED
+    assert execution.status == Status.RESOLVED
     runs = engine.executions("self", limit=100)
-    assert len(runs) == depth
-    deepest = min(runs, key=lambda e: e.created_at) if depth == 1 else next(
-        e for e in runs if len(e.stack) == depth - 1)
-    assert "stackLimit" in deepest.jobs[0].result["message"]
+    assert len(runs) == depth and {e.status for e in runs} == {Status.RESOLVED}
+    deepest = max(runs, key=lambda e: len(e.stack))
+    assert len(deepest.stack) == depth - 1
+    skipped = deepest.jobs[0]
+    assert (skipped.node_key, skipped.status, skipped.result) == ("again", Status.RESOLVED, None)
+    assert skipped.log is not None and "stackLimit" in skipped.log
 
 
 # -- options.timeout -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from doors import Door
 from store_urls import store_url
 
 from webhook_workflow import Engine, Execution, NodeContext, Status
-from webhook_workflow.runtime.records import utcnow
+from webhook_workflow.records import utcnow
 from webhook_workflow.store.base import Idempotency
 
 COPIES = 20
@@ -35,15 +36,19 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     eng.close(timeout=10)
 
 
-def _counting(engine: Engine) -> Counter[str]:
-    """Register node ``record``, which counts its runs by execution id."""
+def _counting(engine: Engine, gate: threading.Event | None = None) -> Counter[str]:
+    """Register node ``record``, which counts its runs by execution id, then sleeps its
+    ``seconds``, or, given a ``gate``, waits (bounded) until the test opens it."""
     runs: Counter[str] = Counter()
     lock = threading.Lock()
 
     def record(config: dict[str, Any], ctx: NodeContext) -> None:
         with lock:
             runs[ctx.execution_id] += 1
-        time.sleep(config.get("seconds", 0))
+        if gate is None:
+            time.sleep(config.get("seconds", 0))
+        else:
+            gate.wait(10)
 
     engine.register_node("record", record)
     return runs
@@ -127,7 +132,10 @@ def _sync_wait_workflow(engine: Engine) -> None:
 
 
 def test_copies_of_a_run_past_sync_wait_run_nothing(engine: Engine, door_kind: str) -> None:
-    runs = _counting(engine)
+    # The run holds until every copy has answered: on a loaded machine a 0.3 s sleep can
+    # end before the 50 ms syncWait is noticed, and the run then answers 200 in time.
+    gate = threading.Event()
+    runs = _counting(engine, gate)
     _sync_wait_workflow(engine)
     door = Door(door_kind, engine)
 
@@ -136,13 +144,41 @@ def test_copies_of_a_run_past_sync_wait_run_nothing(engine: Engine, door_kind: s
                            headers=[JSON, ("X-Key", "k1")])
         return answer.status, answer.json()
 
-    answers = _at_once(send, COPIES)
+    try:
+        answers = _at_once(send, COPIES)
+    finally:
+        gate.set()
     assert engine.drain(timeout=10)
     assert len(runs) == 1 and set(runs.values()) == {1}, (runs, answers)
     ident = next(iter(runs))
     assert [a for a in answers if a[0] != 409] == [(202, {"executionId": ident})] * (
         len(answers) - sum(a[0] == 409 for a in answers)), answers
     assert send() == (202, {"executionId": ident}) and len(runs) == 1
+
+
+@contextmanager
+def _before_remember(engine: Engine, hook: Callable[[dict[str, Any]], None]) -> Iterator[None]:
+    """Within the block, ``hook(answer)`` runs inside ``store.remember``, before the answer of
+    an idempotent delivery is stored: the moment a racing copy must be handled."""
+    store = engine.store
+    remember = store.remember
+
+    def hooked(workflow_key: str, key: str, answer: dict[str, Any]) -> None:
+        hook(answer)
+        remember(workflow_key, key, answer)
+
+    store.remember = hooked  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        store.remember = remember  # type: ignore[method-assign]
+
+
+def _send_copy(copies: list[int], send: Callable[[], int]) -> None:
+    """Send one copy from another thread and wait for its status (bounded)."""
+    copy = threading.Thread(target=lambda: copies.append(send()))
+    copy.start()
+    copy.join(10)
 
 
 def test_the_202_is_stored_before_the_run_may_record_its_end(engine: Engine,
@@ -152,8 +188,6 @@ def test_the_202_is_stored_before_the_run_may_record_its_end(engine: Engine,
     runs = _counting(engine)
     _sync_wait_workflow(engine)
     door = Door(door_kind, engine)
-    store = engine.store
-    remember = store.remember
     copies: list[int] = []
     entered: list[bool] = []
 
@@ -164,22 +198,16 @@ def test_the_202_is_stored_before_the_run_may_record_its_end(engine: Engine,
     def run_threads() -> list[threading.Thread]:
         return [t for t in threading.enumerate() if t.name == "webhook-workflow-sync-wait"]
 
-    def slow_remember(workflow_key: str, key: str, answer: dict[str, Any]) -> None:
+    def while_storing_the_202(answer: dict[str, Any]) -> None:
         if answer["status"] == 202 and not entered:
             entered.append(True)
             for thread in run_threads():  # the run ends meanwhile
                 thread.join(10)
             assert not run_threads() and len(runs) == 1
-            copy = threading.Thread(target=lambda: copies.append(send()))
-            copy.start()
-            copy.join(10)
-        remember(workflow_key, key, answer)
+            _send_copy(copies, send)
 
-    store.remember = slow_remember  # type: ignore[method-assign]
-    try:
+    with _before_remember(engine, while_storing_the_202):
         assert send() == 202
-    finally:
-        store.remember = remember  # type: ignore[method-assign]
     assert copies == [409]
     assert engine.drain(timeout=10)
     assert len(runs) == 1, runs
@@ -199,26 +227,18 @@ def test_a_copy_arriving_while_the_answer_is_stored_runs_nothing(engine: Engine,
         "nodes": [{"key": "rec", "type": "record"},
                   {"key": "reply", "type": "response", "config": {"statusCode": 201}}]})
     door = Door(door_kind, engine)
-    store = engine.store
-    remember = store.remember
     copies: list[int] = []
 
     def send() -> int:
         return door.call(path="/api/webhook:trigger/pay", body=b"{}",
                          headers=[JSON, ("X-Key", "k1")]).status
 
-    def slow_remember(workflow_key: str, key: str, answer: dict[str, Any]) -> None:
+    def while_storing(answer: dict[str, Any]) -> None:
         if not copies:
             copies.append(0)
-            copy = threading.Thread(target=lambda: copies.append(send()))
-            copy.start()
-            copy.join(10)
-        remember(workflow_key, key, answer)
+            _send_copy(copies, send)
 
-    store.remember = slow_remember  # type: ignore[method-assign]
-    try:
+    with _before_remember(engine, while_storing):
         assert send() == 201
-    finally:
-        store.remember = remember  # type: ignore[method-assign]
     assert copies == [0, 409] and len(runs) == 1, (copies, runs)
     assert send() == 201 and len(runs) == 1

@@ -21,8 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from webhook_workflow import Engine, Status
-from webhook_workflow.nodes.calculators import CALCULATORS
 from webhook_workflow.nodes.date_calculation import DateCalculationNode
+from webhook_workflow.variables.expressions.calculators import CALCULATORS
 from webhook_workflow.variables.expressions.values import parse_number
 
 #: One request must answer well inside this (seconds); the old patterns took 7.8 s at 16 KB.

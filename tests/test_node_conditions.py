@@ -227,14 +227,29 @@ def test_an_evaluation_error_is_an_error_job(engine: Engine) -> None:
     assert jobs(execution) == {"m": (Status.ERROR, {"message": "division by zero"})}
 
 
-def test_a_failing_branch_fails_the_node(engine: Engine) -> None:
+def test_a_failing_branch_ends_the_execution_and_the_node_stays_resolved(
+        engine: Engine) -> None:
+    # NocoBase's MultiConditionsInstruction.resume: processor.exit(branchJob.status).
     inner = {"key": "check", "type": "condition", "config": {"calculation": {"group": {
         "type": "or", "calculations": []}}}}
     execution = run(engine, [_multi([{"engine": "math.js", "expression": "true"}],
                                     {"1": [inner, out("never", 1)]}), out("after", 1)])
     assert execution.status == Status.FAILED
-    assert jobs(execution)["m"] == (Status.FAILED, {"conditions": [True], "branch": 1})
+    assert jobs(execution)["m"] == (Status.RESOLVED, {"conditions": [True], "branch": 1})
+    assert jobs(execution)["check"][0] == Status.FAILED
     assert set(jobs(execution)) == {"m", "check"}
+
+
+def test_a_failing_branch_inside_a_loop_ends_the_whole_execution(engine: Engine) -> None:
+    inner = {"key": "check", "type": "condition", "config": {"calculation": {
+        "calculator": "<", "operands": ["{{$scopes.l.item}}", 2]}}}
+    multi = _multi([{"engine": "math.js", "expression": "true"}], {"1": [inner]})
+    execution = run(engine, [{"key": "l", "type": "loop", "config": {"target": [1, 5, 1]},
+                              "branches": {"0": [multi, out("each", "{{$scopes.l.item}}")]}},
+                             out("after", 1)])
+    assert execution.status == Status.FAILED
+    assert [j.result for j in execution.jobs if j.node_key == "each"] == [1]
+    assert "after" not in jobs(execution)
 
 
 def test_no_conditions_is_no_match(engine: Engine) -> None:

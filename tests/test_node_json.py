@@ -316,11 +316,11 @@ def test_path_form_maps_lists_without_parse_array(engine: Engine) -> None:
         {"key": "skus", "path": "order.items.sku"},
         {"key": "qty", "path": "order.items.qty"},       # missing left out, 0 kept
         {"key": "tags", "path": "order.items.tags"},     # values are not flattened
-        {"key": "first", "path": "order.items.0.sku"},   # no indexing without parseArray
+        {"key": "first", "path": "order.items.0.sku"},   # an index reads the list itself
         {"key": "none", "path": "order.nothing.deeper"},
     ])
     assert result == {"id": 7, "skus": ["x", "y", ""], "qty": [0, 2], "tags": [["a", "b"]],
-                      "first": [], "none": None}
+                      "first": "x", "none": None}
 
 
 def test_parse_array_indexes_lists(engine: Engine) -> None:

@@ -11,7 +11,15 @@ from typing import Any
 
 import pytest
 
-from webhook_workflow import DefinitionError, Engine, Execution, Job, NodeContext, Status
+from webhook_workflow import (
+    DefinitionError,
+    DefinitionWarning,
+    Engine,
+    Execution,
+    Job,
+    NodeContext,
+    Status,
+)
 
 A, B = "{{$context.body.a}}", "{{$context.body.b}}"
 DT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -454,7 +462,9 @@ def test_jobs_map_of_an_earlier_node_in_a_later_template(engine: Engine) -> None
                        "skus": "{{$jobsMapByNodeKey.c1.items.sku}}",
                        "text": "t={{$jobsMapByNodeKey.c1.total}}",
                        "later": "{{$jobsMapByNodeKey.o:none}}"})]
-    execution = run(engine, nodes)
+    with pytest.warns(DefinitionWarning, match=r"\$jobsMapByNodeKey\.o names a node that does "
+                      "not run before node 'o'"):
+        execution = run(engine, nodes)
     assert execution.output == {"total": 7, "skus": ["A", "B"], "text": "t=7", "later": "none"}
 
 

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from webhook_workflow.http.querystring import paths_from_url
 from webhook_workflow.variables.paths import (
     MAX_SET_INDEX,
     MISSING,
     Path,
     compile_path,
     paths_from_json,
-    paths_from_url,
     set_path,
 )
 

@@ -33,7 +33,7 @@ from webhook_workflow.errors import ExpressionError, RequestRejected, TemplateEr
 from webhook_workflow.http import auth as auth_module
 from webhook_workflow.http.auth import basic_header, check_basic, check_basic_raw
 from webhook_workflow.http.headers import asgi_headers, headers_from_pairs
-from webhook_workflow.http.querystring import QueryOptions, parse_query
+from webhook_workflow.http.querystring import QueryOptions, parse_query, paths_from_url
 from webhook_workflow.http.request import (
     is_json,
     parse_body,
@@ -55,7 +55,6 @@ from webhook_workflow.variables.paths import (
     MISSING,
     compile_path,
     paths_from_json,
-    paths_from_url,
     set_path,
 )
 from webhook_workflow.variables.templates import compile_template, find_placeholders, to_text

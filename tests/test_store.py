@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from webhook_workflow import Execution, Job, Status, StoreUnavailable
-from webhook_workflow.runtime.records import utcnow
+from webhook_workflow.records import utcnow
 from webhook_workflow.store.base import Idempotency, Store
 from webhook_workflow.store.memory import MemoryStore
 from webhook_workflow.store.sqlite import SQLiteStore

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from webhook_workflow.errors import TemplateError
-from webhook_workflow.runtime.status import Status
+from webhook_workflow.status import Status
 from webhook_workflow.variables.paths import MISSING
 from webhook_workflow.variables.templates import (
     Template,

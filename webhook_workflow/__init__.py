@@ -9,23 +9,28 @@ from __future__ import annotations
 from .engine import Engine
 from .errors import (
                      DefinitionError,
+                     DefinitionWarning,
+                     NotRetryable,
                      RequestRejected,
                      StoreUnavailable,
                      TemplateError,
                      WebhookWorkflowError,
 )
+from .http.querystring import paths_from_url
 from .nodes.custom import NodeContext
-from .runtime.records import Execution, Job
-from .runtime.status import Status
-from .variables.paths import paths_from_json, paths_from_url
+from .records import Execution, Job
+from .status import Status
+from .variables.paths import paths_from_json
 from .workflow import Workflow
 
 __all__ = [
     "DefinitionError",
+    "DefinitionWarning",
     "Engine",
     "Execution",
     "Job",
     "NodeContext",
+    "NotRetryable",
     "RequestRejected",
     "Status",
     "StoreUnavailable",

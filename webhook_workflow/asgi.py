@@ -15,8 +15,9 @@ from typing import Any
 
 from .engine import Engine
 from .gateway import Acknowledgement, Admission, SyncRun
-from .http.headers import asgi_headers
+from .http.headers import RequestHeaders, asgi_headers
 from .http.response import CoreResponse, error_response
+from .instruments import NO_INSTRUMENTS
 
 __all__ = ["WebhookMiddleware"]
 
@@ -74,14 +75,22 @@ class WebhookMiddleware:
 
     # -- http -------------------------------------------------------------------------------
     async def _http(self, scope: Scope, key: str, receive: Receive, send: Send) -> None:
+        instruments = self.engine.instruments
+        watch = None if instruments is NO_INSTRUMENTS else instruments.request(
+            scope["method"], scope.get("scheme", "http"), scope.get("path", ""), key,
+            asgi_headers(scope["headers"]))
         try:
             response = await self._handle(scope, key, receive)
         except _Disconnected:
+            if watch is not None:
+                watch.answered(None)
             return
         except Exception:
             logger.exception("unexpected error answering %s %s", scope.get("method"),
                              scope.get("path"))
             response = error_response(500, "internal error")
+        if watch is not None:
+            watch.answered(response.status)
         try:
             await _send(send, response)
         except OSError:  # the client went away (ASGI 2.4): nothing to tell
@@ -97,7 +106,8 @@ class WebhookMiddleware:
         url_length = len(raw_path) + (len(query) + 1 if query else 0)
         peer = scope.get("client")
         admitted = self.gateway.begin(scope["method"], key, url_length, query, headers,
-                                      client=peer[0] if peer else None)
+                                      client=peer[0] if peer else None,
+                                      origin=lambda: _origin(scope, headers))
         if isinstance(admitted, CoreResponse):
             return admitted
         message = await receive()
@@ -215,3 +225,15 @@ async def _send(send: Send, response: CoreResponse) -> None:
     headers.append((b"content-length", str(len(body)).encode("ascii")))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def _origin(scope: Scope, headers: RequestHeaders) -> str:
+    """``scheme://host`` and mount point of a request: the base of its resume URLs."""
+    scheme = {"ws": "http", "wss": "https"}.get(scope.get("scheme", "http"),
+                                                 scope.get("scheme", "http"))
+    host = headers.get("host")
+    if not host:
+        server = scope.get("server") or ("localhost", None)
+        host = server[0] if server[1] in (None, 80, 443) else f"{server[0]}:{server[1]}"
+    return f"{scheme}://{host}{scope.get('root_path', '')}"
+

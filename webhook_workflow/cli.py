@@ -1,5 +1,6 @@
-"""The ``webhook-workflow`` command: the parser, ``serve``, ``validate``, ``paths``, ``run`` and
-``graph`` (the execution-log commands are in :mod:`.cli_log`)."""
+"""The ``webhook-workflow`` command: its parser and the serve, validate, paths, run, graph commands.
+
+The execution-log commands are in :mod:`.cli_log`."""
 
 from __future__ import annotations
 
@@ -11,46 +12,34 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import __version__
+from . import __version__, cli_args
+from .cli_check import cmd_validate, compiled_or_report, located
 from .cli_common import UsageError, definition_files, engine_from_args, env_from_args
-from .cli_log import cmd_execution, cmd_executions, cmd_replay, response_body, trace
+from .cli_log import (
+    cmd_execution,
+    cmd_executions,
+    cmd_recover,
+    cmd_replay,
+    cmd_resume,
+    cmd_retry,
+    response_body,
+    trace,
+)
 from .engine import Engine
 from .errors import DefinitionError, StoreUnavailable
 from .gateway import Acknowledgement, SyncRun
 from .http.headers import headers_from_pairs
+from .http.querystring import paths_from_url
 from .http.response import CoreResponse
-from .runtime.records import Execution
-from .runtime.status import Status
-from .variables.paths import paths_from_json, paths_from_url
-from .variables.templates import json_default
+from .jsoncodec import json_default
+from .records import Execution
+from .status import Status
+from .variables.paths import paths_from_json
 
 __all__ = ["main"]
 
 
 # -- commands ----------------------------------------------------------------------------------
-def _located(file: Any, exc: DefinitionError) -> str:
-    """``file: message`` unless the message already starts with the file's name."""
-    text = str(exc)
-    return text if text.startswith(str(file)) else f"{file}: {text}"
-
-
-def cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    files = definition_files(args.paths)
-    if not files:
-        raise UsageError("no workflow definitions found")
-    engine = engine_from_args(args)
-    failed = False
-    for file in files:
-        try:
-            engine.add_workflow(file)
-        except DefinitionError as exc:
-            failed = True
-            print(_located(file, exc), file=err)
-        else:
-            print(f"ok {file}", file=out)
-    return 1 if failed else 0
-
-
 def cmd_paths(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.url is not None:
         paths = paths_from_url(args.url)
@@ -72,7 +61,7 @@ def _registered(args: argparse.Namespace, err: TextIO) -> tuple[Engine, Any] | N
     try:
         return engine, engine.add_workflow(args.path)
     except DefinitionError as exc:
-        print(_located(args.path, exc), file=err)
+        print(located(args.path, exc), file=err)
         return None
 
 
@@ -132,19 +121,6 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0 if execution is not None and execution.status == Status.RESOLVED else 1
 
 
-def _compiled_or_report(engine: Engine, files: Sequence[Path], err: TextIO) -> list[Any] | None:
-    """``files`` registered in ``engine`` in order; None after naming the first invalid
-    file and its error on ``err``."""
-    workflows = []
-    for file in files:
-        try:
-            workflows.append(engine.add_workflow(file))
-        except DefinitionError as exc:
-            print(f"error: {_located(file, exc)}", file=err)
-            return None
-    return workflows
-
-
 def _listen_error(host: str, port: int, exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
         return f"{host}:{port} is already in use"
@@ -153,25 +129,33 @@ def _listen_error(host: str, port: int, exc: BaseException) -> str:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from . import serve as serving
     from .serve import serve
 
     files = definition_files(args.paths)
     if not files:
         raise UsageError("no workflow definitions found")
+    try:
+        serving.check_observability(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     # Every definition compiles before the store is opened: a bad file leaves no database
     # (nor -wal/-shm files) behind. Without --app no custom node types exist, so a memory
     # engine with the same env judges the files exactly as the real one.
-    if not getattr(args, "app", None) and _compiled_or_report(
-            Engine(env=env_from_args(args)), files, err) is None:
+    app = getattr(args, "app", None)
+    if not app and compiled_or_report(Engine(env=env_from_args(args)), files, err) is None:
         return 1
     engine = engine_from_args(args)
-    if _compiled_or_report(engine, files, err) is None:
+    # Warned of once: by the first pass, or here when --app skipped it.
+    if compiled_or_report(engine, files, err, warn=bool(app)) is None:
         engine.close()
         return 1
+    serving.observe_engine(engine, args)
     try:
         return serve(engine, host=args.host, port=args.port, server=args.server, out=out,
                      read_timeout=args.read_timeout, max_connections=args.max_connections,
-                     grace=args.grace)
+                     grace=args.grace, metrics_path=args.metrics, log_format=args.log_format,
+                     **serving.console_options(args))
     except (OSError, OverflowError) as exc:  # binding the listening socket
         engine.close()
         raise UsageError(_listen_error(args.host, args.port, exc)) from None
@@ -212,43 +196,13 @@ def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         workflow = engine.add_workflow(args.path)
     except DefinitionError as exc:
-        print(_located(args.path, exc), file=err)
+        print(located(args.path, exc), file=err)
         return 1
     out.write(to_mermaid(workflow.definition))
     return 0
 
 
 # -- parser --------------------------------------------------------------------------------------
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is out of range 0-65535")
-    return port
-
-
-def _count(text: str) -> int:
-    try:
-        count = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if count < 0:
-        raise argparse.ArgumentTypeError(f"{count} is negative")
-    return count
-
-
-def _wait(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not 0 or more seconds")
-    return seconds
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="webhook-workflow",
@@ -266,12 +220,15 @@ def _parser() -> argparse.ArgumentParser:
                        help="a value templates see as $env.NAME (repeatable; default: none)")
         p.add_argument("--env-file", metavar="FILE",
                        help="NAME=value lines for $env (default: none)")
+        p.add_argument("--public-url", metavar="URL",
+                       help="public base URL of resume URLs, e.g. https://hooks.example.com "
+                       "(default: where each webhook was served)")
 
     p = sub.add_parser("serve", help="serve workflows over HTTP")
     p.add_argument("paths", nargs="+", metavar="PATH", help="definition file or folder")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on "
                    "(default: %(default)s)")
-    p.add_argument("--port", type=_port, default=13000,
+    p.add_argument("--port", type=cli_args.port, default=13000,
                    help="port to listen on, 0 for any free one (default: %(default)s)")
     p.add_argument("--store", default="sqlite:///webhook-workflow.db",
                    help="store URL: sqlite:///path.db (default: sqlite:///webhook-workflow.db) "
@@ -280,15 +237,17 @@ def _parser() -> argparse.ArgumentParser:
                    help="threaded: stdlib server (default); uvicorn: needs the [server] extra")
     from . import serve as serving  # the serve options' types and defaults
 
-    p.add_argument("--read-timeout", type=serving.seconds, default=serving.DEFAULT_READ_TIMEOUT,
+    p.add_argument("--read-timeout", type=cli_args.seconds, default=serving.DEFAULT_READ_TIMEOUT,
                    metavar="SECONDS", help="threaded: seconds a request head (and each part "
                    "of a body) may take to arrive, else 408 (default: %(default)g)")
-    p.add_argument("--max-connections", type=serving.slots,
+    p.add_argument("--max-connections", type=cli_args.slots,
                    default=serving.DEFAULT_MAX_CONNECTIONS, metavar="N",
                    help="connections served at once; more get 503 (default: %(default)d)")
-    p.add_argument("--grace", type=serving.seconds, default=serving.DEFAULT_GRACE,
+    p.add_argument("--grace", type=cli_args.seconds, default=serving.DEFAULT_GRACE,
                    metavar="SECONDS", help="on SIGTERM/Ctrl+C, seconds for requests in "
                    "progress and runs to finish (default: %(default)g)")
+    serving.add_observability(p)
+    serving.add_console(p)
     engine_options(p)
     p.set_defaults(func=cmd_serve)
 
@@ -298,7 +257,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workflow", metavar="KEY", help="only this workflow (default: all)")
     p.add_argument("--status", metavar="S", help="a status name or number, or 'queued' "
                    "(default: all)")
-    p.add_argument("--limit", type=_count, default=50, metavar="N",
+    p.add_argument("--limit", type=cli_args.count, default=50, metavar="N",
                    help="at most this many executions (default: %(default)s)")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="output format (default: %(default)s)")
@@ -316,10 +275,44 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--store", default=default_store, help=f"store URL (default: {default_store})")
     p.add_argument("--format", choices=("text", "json"), default="text",
                    help="output format (default: %(default)s)")
-    p.add_argument("--timeout", type=_wait, default=30.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=cli_args.seconds, default=30.0, metavar="SECONDS",
                    help="seconds to wait for an async workflow (default: %(default)g)")
     engine_options(p)
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("retry", help="retry a failed execution from the node that failed")
+    p.add_argument("id", metavar="ID", help="the execution's id")
+    p.add_argument("--store", default=default_store, help=f"store URL (default: {default_store})")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="output format (default: %(default)s)")
+    p.add_argument("--timeout", type=cli_args.seconds, default=30.0, metavar="SECONDS",
+                   help="seconds to wait for it to end; 0 = do not wait (default: %(default)g)")
+    engine_options(p)
+    p.set_defaults(func=cmd_retry)
+
+    p = sub.add_parser("recover", help="retry every failed execution that matches, once")
+    p.add_argument("--store", default=default_store, help=f"store URL (default: {default_store})")
+    p.add_argument("--workflow", metavar="KEY", help="only this workflow (default: all)")
+    p.add_argument("--status", metavar="S", action="append", help="a final status to retry: "
+                   "FAILED, ERROR or ABORTED; repeat for more (default: all three)")
+    p.add_argument("--since", type=cli_args.moment, metavar="WHEN", help="only executions "
+                   "that came in since WHEN: 30m, 2h, 7d ago, or an ISO 8601 time")
+    p.add_argument("--until", type=cli_args.moment, metavar="WHEN",
+                   help="only executions that came in before WHEN (same forms)")
+    p.add_argument("--limit", type=cli_args.count, default=1000, metavar="N",
+                   help="at most this many (default: %(default)s)")
+    p.add_argument("--dry-run", action="store_true", help="list them, retry none")
+    engine_options(p)
+    p.set_defaults(func=cmd_recover)
+
+    p = sub.add_parser("resume", help="call back a waiting callback node by hand")
+    p.add_argument("target", metavar="URL_OR_TOKEN", help="its resume URL, or the token at "
+                   "the end of it")
+    p.add_argument("--data", default="{}", help="the JSON body of the callback (default: "
+                   "%(default)s)")
+    p.add_argument("--store", default=default_store, help=f"store URL (default: {default_store})")
+    engine_options(p)
+    p.set_defaults(func=cmd_resume)
 
     p = sub.add_parser("validate", help="check definition files")
     p.add_argument("paths", nargs="+", metavar="PATH", help="definition file or folder")
@@ -341,7 +334,7 @@ def _parser() -> argparse.ArgumentParser:
                    "application/json)")
     p.add_argument("--format", choices=("json", "text"), default="json",
                    help="output format (default: %(default)s)")
-    p.add_argument("--timeout", type=_wait, default=30.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=cli_args.seconds, default=30.0, metavar="SECONDS",
                    help="seconds to wait for an async workflow (default: %(default)g)")
     engine_options(p)
     p.set_defaults(func=cmd_run)
@@ -355,6 +348,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="PATH", help="definition file")
     engine_options(p)
     p.set_defaults(func=cmd_graph)
+
+    from .definition.schema import cmd_schema  # the schema of definitions, from their tables
+
+    p = sub.add_parser("schema", help="print the JSON Schema of workflow definitions")
+    p.set_defaults(func=cmd_schema)
     return parser
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from .definition.load import DEFINITION_SUFFIXES
 from .engine import Engine
+from .settings import check_settings
 from .store.open import sqlite_path
 
 __all__ = ["UsageError", "definition_files", "engine_from_args", "env_from_args",
@@ -101,10 +102,12 @@ def engine_from_args(args: argparse.Namespace, *, must_exist: bool = False) -> E
         store = getattr(args, "store", None) or "memory"
         if must_exist:
             require_store(store)
+        public = getattr(args, "public_url", None)
         try:
-            return Engine(store, env=env)
+            return Engine(store, env=env, **({"public_url": public} if public else {}))
         except ValueError as exc:
-            raise UsageError(f"--store: {exc}") from None
+            option = "--public-url" if public and "public_url" in str(exc) else "--store"
+            raise UsageError(f"{option}: {exc}") from None
     module_name, colon, attr = app.partition(":")
     if not colon or not attr:
         raise UsageError(f"--app {app!r}: expected module:attribute")
@@ -119,6 +122,12 @@ def engine_from_args(args: argparse.Namespace, *, must_exist: bool = False) -> E
         raise UsageError(f"--app {app}: not an Engine (nor a function returning one)")
     if env:
         target.env = {**target.env, **env}
+    public = getattr(args, "public_url", None)
+    if public:
+        try:
+            target.public_url = check_settings({"public_url": public})["public_url"]
+        except ValueError as exc:
+            raise UsageError(f"--public-url: {exc}") from None
     return target
 
 

@@ -6,44 +6,51 @@ import asyncio
 import dataclasses
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
+from .clock import SYSTEM_CLOCK, Clock
 from .definition.compile import CompiledWorkflow, compile_definition
-from .definition.load import DEFINITION_SUFFIXES, copy_tree, load_definition
-from .errors import DefinitionError
+from .definition.lint import warn_definition
+from .definition.load import compile_directory, copy_tree, load_definition
 from .gateway import Gateway
 from .http.request import Limits
+from .instruments import Instruments
+from .logs import fields
 from .nodes.base import NodeType
 from .nodes.custom import CustomNode
 from .nodes.registry import builtin_nodes
+from .observe import observe
+from .records import Execution, Job
+from .recovery import (
+    cancel_execution,
+    cancel_if_asked,
+    recover_executions,
+    replay_execution,
+    resume_job,
+    retry_execution,
+    to_epoch,
+)
+from .resume import ExecutionVariables, apply_callbacks, wake_if_called
 from .runtime.catalog import Catalog
 from .runtime.dispatcher import Dispatcher
 from .runtime.effects import drive_sync
-from .runtime.ids import instance_id, snowflake
 from .runtime.processor import Processor
-from .runtime.records import Execution, Job, utcnow
-from .runtime.status import Status, status_from_value
+from .runtime.waits import wake_time
 from .settings import check_retention, check_settings
+from .status import Status, status_from_value
 from .store.base import Store
-from .store.open import open_store
+from .store.instances import hold_instance
+from .store.open import open_store, use_clock
+from .subflows import spawn_child
+from .variables.system import check_system_variable, system_scope
 from .workflow import Workflow
 
 __all__ = ["Engine"]
 
 logger = logging.getLogger("webhook_workflow")
-
-def _system_scope() -> dict[str, Any]:
-    """``$system``: values, or functions the template renderer calls."""
-    return {
-        "now": lambda: datetime.now(UTC),
-        "epoch": 1605024000,
-        "instanceId": instance_id,
-        "genSnowflakeId": lambda: str(snowflake()),
-    }
 
 
 class Engine:
@@ -51,14 +58,25 @@ class Engine:
 
     ``store`` is ``"memory"`` (default) or a :class:`~webhook_workflow.store.base.Store`;
     ``base_path`` is where webhook URLs live below the mount point; ``env`` is the only mapping
-    templates see as ``$env``. Other keyword arguments are the engine settings
-    (``max_body_size``, ``workers`` ...); unknown names raise ``TypeError``.
+    templates see as ``$env``. ``metrics`` (True, or a ``prometheus_client`` registry),
+    ``tracing`` (True, or an OpenTelemetry ``TracerProvider``) and ``instruments`` (hooks of
+    your own) observe it: see docs/observability.md. ``clock`` is where every moment of a run
+    is read (:class:`~webhook_workflow.clock.Clock`; a fake one in tests: see
+    docs/testing.md); a clock other than the real one needs the memory store. Other keyword
+    arguments are the engine settings (``max_body_size``, ``workers`` ...); unknown names
+    raise ``TypeError``.
     """
 
     def __init__(self, store: str | Store = "memory", *, base_path: str = "/api/webhook:trigger",
                  env: Mapping[str, Any] | None = None, timezone: str = "UTC",
+                 metrics: Any = False, tracing: Any = False,
+                 instruments: Instruments | None = None, clock: Clock = SYSTEM_CLOCK,
                  **settings: Any) -> None:
         self.settings: dict[str, Any] = check_settings(settings)
+        if not isinstance(clock, Clock):
+            raise TypeError("clock: give a Clock (time, monotonic, sleep, join)")
+        #: Where the engine reads the time (:data:`~webhook_workflow.clock.SYSTEM_CLOCK`).
+        self.clock: Clock = clock
         #: Proxies whose forwarded-for header is believed (ipAllowlist).
         self.trusted_proxies = self.settings["trusted_proxies"]
         #: The header trusted proxies report the client in (the other one is ignored).
@@ -70,51 +88,71 @@ class Engine:
         self.timezone = timezone
         self.limits = Limits(**{f.name: int(self.settings[f.name])
                                 for f in dataclasses.fields(Limits)})
+        # Before the store opens: a missing extra raises ImportError with nothing to close.
+        #: The Prometheus metrics of this engine (``metrics=...``), else None; and the
+        #: observability hooks the engine calls (:mod:`webhook_workflow.instruments`).
+        self.metrics, self.instruments = observe(self, base_path, metrics, tracing,
+                                                instruments)
         self.store: Store = open_store(store, max_executions=int(self.settings["max_executions"]),
                                        max_queue=int(self.settings["max_queue"]),
+                                       max_bytes=int(self.settings["max_store_bytes"]),
                                        lease=float(self.settings["lease"]))
+        if clock is not SYSTEM_CLOCK:
+            use_clock(self.store, clock, isinstance(store, str))
+        try:
+            #: This process's instance number of ids, claimed in a durable store.
+            self.instance_hold = hold_instance(self.store, float(self.settings["lease"]), self)
+        except BaseException:
+            if isinstance(store, str):  # opened here: nobody else can close it
+                self.store.close()
+            raise
         #: The store's batched ``add_later`` when it commits in batches, else None.
         self.add_later = getattr(self.store, "add_later", None)
         self._max_node_runs = int(self.settings["max_node_runs"])
         self.retention = check_retention(self.settings["retention"], self.store)
-        self.system = _system_scope()
+        self.system = system_scope(lambda: self.timezone, clock)
+        self._builtin_system = frozenset(self.system)
         self._node_types: dict[str, NodeType] = builtin_nodes()
         self.catalog = Catalog(self.store, self._compile)
         self.dispatcher = Dispatcher(self.store, self._run_queued, self.catalog.keys,
                                      int(self.settings["workers"]),
                                      lease=float(self.settings["lease"]),
                                      retention=self.retention)
+        self.dispatcher.instruments = self.instruments
+        #: The public base URL of resume URLs (``public_url``), else the webhook's origin.
+        self.public_url: str | None = self.settings["public_url"]
+        self._resume_secret: bytes | None = None
+        # Handed over as a GatewayHost (and on to runs as a RunHost): neither imports us.
         self.gateway = Gateway(self)
+        # A clock that runs due work when it moves (a fake one) learns of this engine.
+        attach = getattr(clock, "attach", None)
+        if attach is not None:
+            attach(self)
 
     # -- workflows --------------------------------------------------------------------------
     def add_workflow(self, definition: dict[str, Any] | str | os.PathLike[str]) -> Workflow:
         """Validate, compile and register a definition (dict or .json/.yaml path).
 
         An identical canonical body under an existing key is the same version (no-op apart
-        from ``enabled``); a different body becomes version n+1 and the enabled one.
+        from ``enabled``); a different body becomes version n+1 and the enabled one. Raises
+        :class:`DefinitionError` with every error of the definition; warns
+        (:class:`~webhook_workflow.errors.DefinitionWarning`) of what is likely wrong.
         """
         # A private copy: the caller may change its dict later, the workflow must not change.
         data = copy_tree(load_definition(definition))
         compiled = self._compile(data)
-        enabled = compiled.enabled
-        compiled = self.catalog.register(compiled, enabled)
-        return self._view(compiled)
+        warn_definition(compiled, data, None if isinstance(definition, dict)
+                        else os.fspath(definition))
+        return self._view(self.catalog.register(compiled, compiled.enabled))
 
     def load_directory(self, path: str | os.PathLike[str]) -> list[Workflow]:
-        """Register every ``.json``/``.yaml``/``.yml`` file of a folder (sorted by name)."""
-        folder = Path(path)
-        if not folder.is_dir():
-            raise DefinitionError("", f"{folder}: not a directory")
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in DEFINITION_SUFFIXES)
-        out = []
-        for file in files:
-            try:
-                out.append(self.add_workflow(file))
-            except DefinitionError as exc:
-                if exc.path:
-                    raise DefinitionError(f"{file.name}: {exc.path}", exc.reason) from None
-                raise
-        return out
+        """Register every ``.json``/``.yaml``/``.yml`` file of a folder (sorted by name).
+        Every file is checked first: when any is invalid, none is registered and the
+        :class:`DefinitionError` holds the errors of all of them, led by their file names."""
+        checked = compile_directory(path, self._compile)
+        for file, data, compiled in checked:
+            warn_definition(compiled, data, file.name)
+        return [self._view(self.catalog.register(c, c.enabled)) for _, _, c in checked]
 
     def workflows(self) -> list[Workflow]:
         """The current version of every registered workflow."""
@@ -163,39 +201,36 @@ class Engine:
             raise ValueError(f"{type_name!r} is a built-in node type")
         self._node_types[type_name] = CustomNode(type_name, node)
 
+    def register_system_variable(self, name: str, fn: Callable[[], Any]) -> None:
+        """Add ``$system.<name>`` to this engine: ``fn()`` gives its value each time a template
+        or expression reads it, as for ``$system.now``. ``name`` is letters, digits and ``_``
+        (not first a digit); a built-in name raises ``ValueError``, a name registered before
+        is replaced."""
+        check_system_variable(name, fn, self._builtin_system)
+        self.system[name] = fn
+
     # -- running ----------------------------------------------------------------------------
+    @property
+    def resume_secret(self) -> bytes:
+        """The key resume URLs are signed with: the store's, shared by every process."""
+        if self._resume_secret is None:
+            self._resume_secret = self.store.shared_secret()
+        return self._resume_secret
+
     def processor(self, workflow: CompiledWorkflow, execution: Execution) -> Processor:
         """A processor for one execution of ``workflow``."""
         proc = Processor(workflow, execution, system=self.system, env=self.env,
                          max_node_runs=self._max_node_runs, log=logger,
-                         timezone=self.timezone, settings=self.settings)
+                         timezone=self.timezone, settings=self.settings, clock=self.clock)
+        proc.scope["$execution"] = ExecutionVariables(self, execution, workflow.callbacks)
         proc.spawn = self._spawn
+        proc.cancels = self.dispatcher.cancels
+        proc.instruments = self.instruments
         return proc
 
     def _spawn(self, key: str, context: dict[str, Any], parent: Processor) -> Processor:
-        """Start a child execution for a ``subflow`` node (recorded like any execution).
-
-        Raises ``LookupError`` for an unknown workflow and ``RecursionError`` when the child's
-        ``options.stackLimit`` is reached.
-        """
-        workflow = self.catalog.current.get(key)
-        if workflow is None:
-            raise LookupError(f"workflow {key!r} is not registered")
-        stack = [*parent.execution.stack, parent.execution.workflow_key]
-        if stack.count(key) >= workflow.stack_limit:
-            raise RecursionError(f"workflow {key!r} is already running {stack.count(key)} "
-                                 f"time(s) in this chain (options.stackLimit "
-                                 f"{workflow.stack_limit})")
-        child = Execution(workflow.key, workflow.version, context, status=Status.STARTED,
-                          sync=True, started_at=utcnow(), parent_id=parent.execution.id,
-                          stack=stack)
-        self.store.add(child)
-        proc = self.processor(workflow, child)
-        proc.on_finish = lambda done: self.finish(workflow, done.execution)
-        if parent.deadline is not None:
-            proc.deadline = parent.deadline if proc.deadline is None else min(
-                proc.deadline, parent.deadline)
-        return proc
+        """Start a child execution for a ``subflow`` node (:func:`~.subflows.spawn_child`)."""
+        return spawn_child(self, key, context, parent)
 
     def execute(self, key: str, context: Mapping[str, Any] | None = None) -> Execution:
         """Run the current version of a workflow now, in this thread (also async or disabled
@@ -209,8 +244,10 @@ class Engine:
                 "body": ctx.pop("body", {})}
         if ctx:
             raise ValueError(f"unknown context part(s): {', '.join(sorted(ctx))}")
+        now = self.clock.time()
         execution = Execution(workflow.key, workflow.version, full, status=Status.STARTED,
-                              sync=True, started_at=utcnow())
+                              sync=True, created_at=now, started_at=now)
+        self.instruments.recording(execution)
         self.store.add(execution)
         self.run_to_end(workflow, execution)
         return self.store.get(execution.id) or execution
@@ -224,35 +261,28 @@ class Engine:
             proc.on_flush = lambda jobs: self.store.save_jobs(execution, jobs)
         self.dispatcher.running.add(execution.id)
         try:
-            drive_sync(proc.steps(), proc.deadline)
+            drive_sync(proc.steps(), proc.deadline, proc.clock.monotonic)
         except Exception as exc:  # never lose the record of a run that broke
             self.fail(execution, exc)
         finally:
             self.dispatcher.running.discard(execution.id)
         if execution.status == Status.STARTED:
-            self.store.release(execution, self._wake_at(workflow, execution))
+            self.store.release(execution, wake_time(workflow, execution))
+            cancel_if_asked(self, execution.id)
+            wake_if_called(self.store, workflow, execution)
         else:
             self.finish(workflow, execution)
         return proc
 
-    @staticmethod
-    def _wake_at(workflow: CompiledWorkflow, execution: Execution) -> float | None:
-        """When the pending job of a waiting execution is due (epoch seconds)."""
-        for job in execution.jobs:
-            node = workflow.nodes.get(job.node_key)
-            if job.status == Status.PENDING and node is not None:
-                due = node.impl.wake_at(node, job)
-                if due is not None:
-                    return due
-        return None
-
     def fail(self, execution: Execution, exc: BaseException) -> None:
         """Record an unexpected error that ended an execution."""
-        logger.exception("execution %s failed unexpectedly", execution.id, exc_info=exc)
+        logger.exception("execution %s failed unexpectedly", execution.id, exc_info=exc,
+                         extra=fields(execution.id, execution.workflow_key))
         execution.jobs.append(Job(Status.ERROR, {"message": f"internal error: {exc}"},
-                                  node_key="", finished_at=utcnow()))
+                                  node_key="", finished_at=self.clock.time()))
         execution.status = Status.ERROR
-        execution.finished_at = utcnow()
+        execution.finished_at = self.clock.time()
+        execution.reason = "internal_error"
 
     def finish(self, workflow: CompiledWorkflow, execution: Execution) -> None:
         """Store a finished (or waiting) execution; drop it if its status is not kept."""
@@ -267,78 +297,83 @@ class Engine:
             execution.status = Status.ERROR
             execution.jobs.append(Job(Status.ERROR, {"message": f"version {execution.version} "
                                                      "of this workflow is not registered"}))
-            execution.finished_at = utcnow()
+            execution.finished_at = self.clock.time()
             self.store.save(execution)
             return
+        apply_callbacks(self.store, workflow, execution)
         self.run_to_end(workflow, execution, durable=True)
 
     # -- the execution log --------------------------------------------------------------------
     def executions(self, workflow_key: str | None = None, *, status: Status | int | str | None
-                   = None, limit: int = 50) -> list[Execution]:
+                   = None, limit: int = 50, since: datetime | float | None = None,
+                   until: datetime | float | None = None) -> list[Execution]:
         """Recorded executions, newest first; ``status`` is a Status, its number or name, or
-        ``"queued"``."""
+        ``"queued"``; ``since``/``until`` (aware datetimes or epoch seconds) bound when they
+        came in: ``since <= created_at < until``."""
         if status is not None and status != "queued":
             status = status_from_value(status)
-        return self.store.list(workflow_key, status=status, limit=limit)
+        return self.store.list(workflow_key, status=status, limit=limit,
+                               since=to_epoch(since, "since"), until=to_epoch(until, "until"))
+
+    def retry(self, execution_id: str) -> Execution:
+        """Retry a FAILED, ERROR or ABORTED execution *in place*, from the node that failed:
+        the jobs that RESOLVED are kept and not run again, the failed node is attempted again
+        (``meta["attempt"]`` goes on counting), and the execution goes back to the workers,
+        returned waiting (STARTED). ``KeyError`` for an unknown id;
+        :class:`~webhook_workflow.errors.NotRetryable` for any other status, or when its
+        workflow version no longer compiles."""
+        return retry_execution(self, execution_id)
+
+    def recover(self, *, workflow_key: str | None = None,
+                statuses: Iterable[Status | int | str] = (Status.FAILED, Status.ERROR,
+                                                          Status.ABORTED),
+                since: datetime | float | None = None, until: datetime | float | None = None,
+                limit: int = 1000, dry_run: bool = False) -> list[str]:
+        """Retry (:meth:`retry`) every execution that ended with one of ``statuses`` (of
+        ``workflow_key``, that came in within ``since``/``until``), the oldest first, at most
+        ``limit``; the ids retried (``dry_run``: that would be). Run again at once, it
+        retries none of them twice: they no longer have those statuses."""
+        return recover_executions(self, workflow_key=workflow_key, statuses=statuses,
+                                  since=to_epoch(since, "since"), until=to_epoch(until, "until"),
+                                  limit=limit, dry_run=dry_run)
 
     def get_execution(self, execution_id: str) -> Execution | None:
         """One execution with its jobs, or None."""
         return self.store.get(str(execution_id))
 
-    def cancel(self, execution_id: str) -> bool:
-        """Cancel a queued execution (→ CANCELED); False when it is not queued."""
-        return self.store.cancel(str(execution_id)) is not None
+    def cancel(self, execution_id: str, *, by: str | None = None) -> bool:
+        """Cancel an execution: a queued or waiting one ends CANCELED at once (its waiting
+        jobs too); a running one, in this process or any other on the store, stops before its
+        next node. False when it has ended or is unknown. Its ``reason`` reads
+        ``manual_cancel``, or ``manual_cancel:<by>``."""
+        return cancel_execution(self, str(execution_id), by)
 
     def replay(self, execution_id: str) -> Execution:
         """Run a recorded execution's context again as a new execution (``replay_of`` set),
         on the workflow's current version: a sync workflow runs now, in this thread, and the
         finished execution is returned; an async one is queued for the workers and returned
         queued. ``KeyError`` when the execution or its workflow is unknown."""
-        original = self.store.get(str(execution_id))
-        if original is None:
-            raise KeyError(execution_id)
-        workflow = self.catalog.current.get(original.workflow_key) or \
-            self.catalog.adopt(original.workflow_key)
-        if workflow is None:
-            raise KeyError(original.workflow_key)
-        self.start()
-        if not workflow.sync:
-            queued = Execution(workflow.key, workflow.version, original.context,
-                               replay_of=original.id)
-            self.store.add(queued)
-            self.dispatcher.notify()
-            return queued
-        execution = Execution(workflow.key, workflow.version, original.context,
-                              status=Status.STARTED, sync=True, started_at=utcnow(),
-                              replay_of=original.id)
-        self.store.add(execution)
-        self.run_to_end(workflow, execution)
-        return self.store.get(execution.id) or execution
+        return replay_execution(self, str(execution_id))
 
     def resume(self, execution_id: str, node_key: str, result: Any = None) -> bool:
         """Wake an execution waiting on a node's PENDING job (a custom node that returned
         ``Job(status=Status.PENDING)``): the job gets ``result`` and the node's ``resume``
         decides how it ends. False when no such job is waiting."""
-        execution = self.store.get(str(execution_id))
-        if execution is None or execution.status != Status.STARTED or execution.sync:
-            return False
-        waiting = [j for j in execution.jobs
-                   if j.node_key == node_key and j.status == Status.PENDING]
-        if not waiting:
-            return False
-        job = waiting[-1]
-        job.result = result
-        if not self.store.wake(execution.id, job):
-            return False
-        self.start()
-        self.dispatcher.notify()
-        return True
+        return resume_job(self, str(execution_id), node_key, result)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> None:
         """Start the background workers (also done by the first request through a door)."""
         if not self.dispatcher.started:
+            self.instance_hold.keep()
             self.dispatcher.start()
+
+    def run_due(self) -> int:
+        """Run, in this thread, every execution the store hands out now (queued ones, and
+        waiting ones whose time has come on :attr:`clock`), until it hands out none; how
+        many ran. A fake clock calls it when it advances."""
+        self.start()
+        return self.dispatcher.run_due()
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until no execution is queued or running; False on timeout."""
@@ -350,6 +385,7 @@ class Engine:
         if self.dispatcher.started:
             self.dispatcher.drain(timeout)
             self.dispatcher.stop(timeout)
+        self.instance_hold.release()
         self.store.close()
 
     @asynccontextmanager

@@ -12,29 +12,79 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import RequestRejected
+from .errors import RequestRejected, StoreUnavailable
 from .http.auth import WWW_AUTHENTICATE, check_basic_raw
 from .http.guards import PublicHeaders, client_address, cors_headers, in_networks, preflight
 from .http.headers import RequestHeaders
 from .http.querystring import parse_query
 from .http.request import Limits, is_form, parse_body, parse_content_length
 from .http.response import CoreResponse, HeaderInjection, error_response
-from .runs import RETRY_AFTER, Acknowledgement, SyncRun
-from .runtime.records import Execution
-from .runtime.status import Status
+from .logs import fields
+from .records import Execution
+from .resume import PREFIX as RESUME_PREFIX
+from .resume import ResumeHost, ResumeTarget, accept_callback, begin_callback
+from .runs import RETRY_AFTER, Acknowledgement, RunHost, SyncRun, unavailable_answer
+from .status import Status
 from .store.base import Idempotency
 from .variables.templates import to_text
 
 if TYPE_CHECKING:
-    from .definition.compile import CompiledWorkflow
-    from .engine import Engine
+    from collections.abc import Mapping, Sequence
 
-__all__ = ["Acknowledgement", "Admission", "Gateway", "SyncRun"]
+    from .definition.compile import CompiledWorkflow
+    from .http.guards import Network
+    from .runtime.catalog import Catalog
+
+__all__ = ["Acknowledgement", "Admission", "Gateway", "GatewayHost", "SyncRun"]
 
 logger = logging.getLogger("webhook_workflow")
+
+
+class GatewayHost(RunHost, ResumeHost, Protocol):
+    """What the gateway needs of the engine, besides what the runs it admits need.
+
+    The :class:`~webhook_workflow.engine.Engine` satisfies it and passes itself: the gateway
+    sits below the engine, so it is given the engine as this instead of importing it.
+    """
+
+    @property
+    def base_path(self) -> str:
+        """Where webhook URLs live below the mount point ("" for the mount point itself)."""
+
+    @property
+    def routes(self) -> Mapping[str, CompiledWorkflow]:
+        """Enabled workflows by key: which paths are ours when ``base_path`` is ""."""
+
+    @property
+    def catalog(self) -> Catalog:
+        """The registered workflows; its ``routes`` are the ones a request may reach."""
+
+    @property
+    def limits(self) -> Limits:
+        """The request limits (URL, headers, body, JSON) of the HTTP contract."""
+
+    @property
+    def trusted_proxies(self) -> Sequence[Network]:
+        """Proxies whose forwarded-for header is believed (ipAllowlist)."""
+
+    @property
+    def forwarded_header(self) -> str:
+        """The header trusted proxies report the client in."""
+
+    @property
+    def system(self) -> Mapping[str, Any]:
+        """``$system`` for rendering configured answers."""
+
+    @property
+    def env(self) -> Mapping[str, Any]:
+        """``$env`` for rendering configured answers."""
+
+    def start(self) -> None:
+        """Start the background workers (the first request does, if nobody did)."""
 
 
 @dataclass(slots=True)
@@ -48,6 +98,10 @@ class Admission:
     content_length: int | None
     #: Headers every answer to this request carries (CORS for an allowed origin).
     extra: tuple[tuple[str, str], ...] = ()
+    #: A call of a callback node's resume URL (not a webhook delivery), else None.
+    callback: ResumeTarget | None = None
+    #: Where the door was reached (``scheme://host`` and mount point), made on demand.
+    origin: Callable[[], str] | None = None
 
 
 def _over_limits(url_length: int, headers: RequestHeaders, limits: Limits) -> None:
@@ -68,7 +122,7 @@ def _with(response: CoreResponse, extra: tuple[tuple[str, str], ...]) -> CoreRes
 class Gateway:
     """Routes ``{base_path}/{key}`` and runs the checks of the HTTP contract in order."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: GatewayHost) -> None:
         self.engine = engine
         self.prefix = engine.base_path + "/"
 
@@ -92,8 +146,10 @@ class Gateway:
 
     def begin(self, method: str, key: str, url_length: int, query_string: bytes,
               headers: RequestHeaders, *, chunked_unterminated: bool = False,
-              client: str | None = None) -> Admission | CoreResponse:
-        """Rows 1-8: answer now, or admit the request so the door reads its body."""
+              client: str | None = None, origin: Callable[[], str] | None = None
+              ) -> Admission | CoreResponse:
+        """Rows 1-8: answer now, or admit the request so the door reads its body.
+        ``origin`` gives where the door was reached, for resume URLs."""
         engine = self.engine
         if not engine.dispatcher.started:
             engine.start()
@@ -103,6 +159,9 @@ class Gateway:
             if (url_length > limits.max_url_length or headers.count > limits.max_header_count
                     or headers.size > limits.max_header_bytes):
                 _over_limits(url_length, headers, limits)
+            if key.startswith(RESUME_PREFIX):
+                return self._begin_callback(method, key[len(RESUME_PREFIX):], headers,
+                                            query_string, chunked_unterminated)
             workflow = engine.catalog.routes.get(key)
             if workflow is None:
                 raise RequestRejected(404, "no enabled workflow at this URL")
@@ -135,7 +194,21 @@ class Gateway:
                                       "wsgi.input_terminated; send Content-Length")
         except RequestRejected as exc:
             return _with(error_response(exc.status, exc.message, exc.headers), extra)
-        return Admission(workflow, headers, query_string, limit, length, extra)
+        return Admission(workflow, headers, query_string, limit, length, extra, origin=origin)
+
+    def _begin_callback(self, method: str, token: str, headers: RequestHeaders,
+                        query_string: bytes, chunked_unterminated: bool) -> Admission:
+        """The head of a call of a resume URL (raises ``RequestRejected`` to refuse it)."""
+        target = begin_callback(self.engine, method, token, headers)
+        limit = self.engine.limits.max_body_size
+        length = parse_content_length(headers.get("content-length"))
+        if length is not None and length > limit:
+            raise RequestRejected(413, f"body larger than {limit} bytes")
+        if chunked_unterminated:
+            raise RequestRejected(411, "chunked request bodies need a server that sets "
+                                  "wsgi.input_terminated; send Content-Length")
+        return Admission(target.workflow, headers, query_string, limit, length,
+                         callback=target)
 
     @staticmethod
     def too_large(admission: Admission) -> CoreResponse:
@@ -147,6 +220,9 @@ class Gateway:
                ) -> CoreResponse | SyncRun | Acknowledgement:
         """Rows 9-15 for a fully read body."""
         engine = self.engine
+        if admission.callback is not None:
+            return accept_callback(engine, admission.callback, admission.headers,
+                                   admission.query_string, body)
         workflow = admission.workflow
         guards = workflow.guards
         headers = admission.headers
@@ -185,16 +261,28 @@ class Gateway:
                 if key is not None and to_text(key) != "":
                     idempotency = Idempotency(workflow.key, to_text(key),
                                               guards.idempotency_ttl)
-        if workflow.sync:
-            now = time.time()
-            execution = Execution(workflow.key, workflow.version, context, status=Status.STARTED,
-                                  sync=True, created_at=now, started_at=now)
-            return SyncRun(engine, workflow, execution, idempotency, extra)
-        answer = self._render(workflow.response, {"$context": context, "$system": engine.system,
-                                                  "$env": engine.env}, workflow, extra)
-        if answer is None:  # nothing is recorded for an answer that cannot be sent
-            return self._broken(extra)
-        execution = Execution(workflow.key, workflow.version, context)
+        try:
+            now = engine.clock.time()
+            if workflow.sync:
+                execution = Execution(workflow.key, workflow.version, context,
+                                      status=Status.STARTED, sync=True, created_at=now,
+                                      started_at=now)
+                return SyncRun(engine, workflow, execution, idempotency, extra)
+            answer = self._render(workflow.response, {"$context": context,
+                                                      "$system": engine.system,
+                                                      "$env": engine.env}, workflow, extra)
+            if answer is None:  # nothing is recorded for an answer that cannot be sent
+                return self._broken(extra)
+            execution = Execution(workflow.key, workflow.version, context, created_at=now)
+            if workflow.callbacks and admission.origin is not None and not engine.public_url:
+                execution.origin = admission.origin()
+            if workflow.flow is not None:
+                execution.flow = workflow.flow.mark(
+                    {"$context": context, "$headers": PublicHeaders(headers)}, now)
+        except StoreUnavailable as exc:
+            # No id can be drawn while this process cannot renew its instance number (its
+            # store is down): the delivery cannot be recorded, as when the write fails.
+            return unavailable_answer(exc, extra)
         if idempotency is not None:
             idempotency = Idempotency(idempotency.workflow_key, idempotency.key,
                                       idempotency.ttl, answer.to_record())
@@ -208,7 +296,8 @@ class Gateway:
         try:
             return _with(spec.render(scope), extra)
         except (HeaderInjection, ValueError) as exc:
-            logger.error("workflow %s: an answer cannot be rendered: %s", workflow.key, exc)
+            logger.error("workflow %s: an answer cannot be rendered: %s", workflow.key, exc,
+                         extra=fields(workflow_key=workflow.key))
             return None
 
     @staticmethod

@@ -20,6 +20,7 @@ import selectors
 import socket
 import threading
 import time
+from contextvars import ContextVar
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import TYPE_CHECKING, TextIO
@@ -29,10 +30,18 @@ from .gateway import Acknowledgement, SyncRun
 from .http.headers import asgi_headers
 from .http.response import CoreResponse, error_response
 from .http_wire import BadRequest, Head, Reader, body_framing, escape_log, read_chunked, read_head
+from .instruments import NO_INSTRUMENTS, RequestWatch
 from .runs import RETRY_AFTER, current_execution
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .engine import Engine
+    from .http.headers import RequestHeaders
+
+    #: An app mounted below a path: ``(method, path below the prefix, query string, headers,
+    #: body, prefix, client address) -> answer``.
+    Mounted = Callable[[str, str, str, RequestHeaders, bytes, str, str], CoreResponse]
 
 __all__ = ["DEFAULT_MAX_CONNECTIONS", "DEFAULT_READ_TIMEOUT", "Server", "listen"]
 
@@ -43,6 +52,10 @@ DEFAULT_MAX_CONNECTIONS = 128
 _SLOT_WAIT = 1.0  # how long an accepted connection over the bound waits for a slot
 _LINGER = 2.0  # reading what a refused client still sends, so the close is no reset
 _LINGER_BYTES = 1 << 20
+#: The watch of the webhook request this connection's thread answers (None: not observed).
+_watch: ContextVar[RequestWatch | None] = ContextVar("webhook_workflow_http_watch", default=None)
+#: The largest body a mounted app (the console) is given.
+MOUNT_MAX_BODY = 1 << 20
 _MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
            "Dec")
 
@@ -92,8 +105,18 @@ class Server:
 
     def __init__(self, engine: Engine, sock: socket.socket, *, out: TextIO,
                  read_timeout: float = DEFAULT_READ_TIMEOUT,
-                 max_connections: int = DEFAULT_MAX_CONNECTIONS) -> None:
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS,
+                 routes: dict[str, Callable[[], CoreResponse]] | None = None,
+                 mounts: dict[str, Mounted] | None = None,
+                 access_log: Callable[[dict[str, object]], str] | None = None) -> None:
         self.engine = engine
+        #: Other GET paths this server answers (``--metrics PATH``): path -> answer.
+        self.routes = routes or {}
+        #: Apps served below a path (``--console PATH``): prefix -> app.
+        self.mounts = mounts or {}
+        #: Turns an access-log entry into its line (``--log-format json``); None: the
+        #: Common Log Format.
+        self.access_log = access_log
         self.sock = sock
         self.out = out
         self.read_timeout = read_timeout
@@ -209,6 +232,7 @@ class Server:
     def _request(self, conn: socket.socket, reader: Reader, client: str) -> bool:
         """Read and answer one request; whether the connection may serve another."""
         current_execution.set(None)
+        _watch.set(None)
         head: Head | None = None
         try:
             head = read_head(reader, time.monotonic() + self.read_timeout,
@@ -225,6 +249,7 @@ class Server:
                 head = Head(exc.line, "-", b"", (1, 0), [])
             return self._refuse(conn, client, head, exc.status, exc.message)
         except OSError:
+            _answered(None)
             return False  # the client went away
         close = (not complete or _wants_close(head) or self._stopping.is_set()
                  or (length is None and head.version < (1, 1)))
@@ -251,14 +276,28 @@ class Server:
         except UnicodeDecodeError:
             route = raw.decode("latin-1")
         key = gateway.key_of(route)
+        if key is None and self.mounts:
+            for prefix, app in self.mounts.items():
+                if route == prefix or route.startswith(prefix + "/"):
+                    return self._mounted(app, prefix, route, reader, head, query, length,
+                                         client)
         if key is None:
+            answer = self.routes.get(route)
+            if answer is not None and head.method in ("GET", "HEAD"):
+                return answer(), length == 0
             return error_response(404, "not found"), length == 0
+        instruments = self.engine.instruments
+        if instruments is not NO_INSTRUMENTS:
+            _watch.set(instruments.request(head.method, "http", path.decode("latin-1"), key,
+                                           asgi_headers(head.fields)))
         fields = [(n, v) for n, v in head.fields if n != b"content-length"]
         if length:
             fields.append((b"content-length", b"%d" % length))
         try:
-            admitted = gateway.begin(head.method, key, len(head.target), query,
-                                     asgi_headers(fields), client=client)
+            request_headers = asgi_headers(fields)
+            admitted = gateway.begin(
+                head.method, key, len(head.target), query, request_headers, client=client,
+                origin=lambda: f"http://{request_headers.get('host') or 'localhost'}")
             if isinstance(admitted, CoreResponse):
                 return admitted, length == 0
             if length != 0 and head.version >= (1, 1) and not reader.buffer and \
@@ -284,6 +323,27 @@ class Server:
             logger.exception("unexpected error answering %s %r", head.method, head.target)
             return error_response(500, "internal error"), False
 
+    def _mounted(self, app: Mounted, prefix: str, route: str, reader: Reader, head: Head,
+                 query: bytes, length: int | None, client: str) -> tuple[CoreResponse, bool]:
+        """The answer of an app mounted at ``prefix``, its body read first (1 MiB at most)."""
+        if length is None:
+            body = read_chunked(reader, MOUNT_MAX_BODY, self.read_timeout)
+            if body is None:
+                return error_response(413, "body too large"), False
+        elif length > MOUNT_MAX_BODY:
+            return error_response(413, "body too large"), False
+        else:
+            body = reader.read(length, self.read_timeout)
+            if len(body) < length:
+                raise BadRequest(400, "body shorter than Content-Length")
+        try:
+            answer = app(head.method, route[len(prefix):] or "/", query.decode("latin-1"),
+                         asgi_headers(head.fields), body, prefix, client)
+        except Exception:
+            logger.exception("unexpected error answering %s %r", head.method, head.target)
+            answer = error_response(500, "internal error")
+        return answer, True
+
     # -- answers -----------------------------------------------------------------------------
     def _send(self, conn: socket.socket, client: str, head: Head | None,
               response: CoreResponse, *, close: bool) -> None:
@@ -303,6 +363,7 @@ class Server:
             conn.settimeout(self.read_timeout)
             conn.sendall(data)
         finally:
+            _answered(response.status)
             self._log(client, head, response.status, len(body))
 
     def _refuse(self, conn: socket.socket, client: str, head: Head | None, status: int,
@@ -338,10 +399,24 @@ class Server:
     def _log(self, client: str, head: Head | None, status: int, size: int) -> None:
         # Common Log Format, then the execution the request created ("-": none).
         line = head.line.decode("latin-1") if head is not None else "-"
+        if self.access_log is not None:
+            text = self.access_log({"client": client, "request": line, "status": status,
+                                    "size": size, "execution_id": current_execution.get()})
+            with self._lock:
+                print(text, file=self.out, flush=True)
+            return
         execution = current_execution.get() or "-"
         text = f'{client} - - [{_log_time()}] "{line}" {status} {size} {execution}'
         with self._lock:
             print(escape_log(text), file=self.out, flush=True)
+
+
+def _answered(status: int | None) -> None:
+    """Tell the watch of the request being answered (if any) how it was."""
+    watch = _watch.get()
+    if watch is not None:
+        _watch.set(None)
+        watch.answered(status)
 
 
 def _linger(conn: socket.socket) -> None:

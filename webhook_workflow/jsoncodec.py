@@ -11,13 +11,54 @@ float, as JavaScript (and so NocoBase) does; the stdlib keeps it exact.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
-from .variables.templates import json_default, json_safe
+__all__ = ["BACKEND", "dumps", "dumps_bytes", "iso_datetime", "json_default", "json_safe", "loads"]
 
-__all__ = ["BACKEND", "dumps", "dumps_bytes", "loads"]
+
+def iso_datetime(value: datetime) -> str:
+    """``2026-11-28T01:18:48.123Z`` (JS ``toISOString``); a naive datetime is taken as UTC."""
+    if value.utcoffset() is not None:
+        # datetime.max with a negative offset cannot move to UTC: keep its wall time then.
+        with contextlib.suppress(OverflowError):
+            value = value.astimezone(UTC)
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
+        f"{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}Z"
+    )
+
+
+def json_default(value: Any) -> Any:
+    """``default=`` hook for :func:`json.dumps`: datetimes and dates as ISO text."""
+    if isinstance(value, datetime):
+        return iso_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def json_safe(value: Any, active: frozenset[int] = frozenset()) -> Any:
+    """A copy that strict JSON accepts: non-finite floats, integers too large to write (over
+    Python's digit limit; JavaScript would hold Infinity) and cycles become None (as
+    ``JSON.stringify`` writes ``null`` for NaN and Infinity)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 14_000:
+        return None
+    if not isinstance(value, Mapping | list | tuple):
+        return value
+    if id(value) in active:
+        return None
+    inner = active | {id(value)}
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v, inner) for k, v in value.items()}
+    return [json_safe(v, inner) for v in value]
 
 
 def _no_constant(name: str) -> Any:

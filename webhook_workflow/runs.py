@@ -1,5 +1,7 @@
-"""What a door completes after the gateway admitted a webhook: an async acknowledgement that
-waits for its commit, or a sync run that the door drives with its own driver."""
+"""What a door completes after the gateway admitted a webhook: an acknowledgement or a sync run.
+
+An async acknowledgement waits for its commit; a sync run is driven by the door's own driver.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +10,27 @@ import logging
 import threading
 from concurrent.futures import Future
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from .clock import SYSTEM_CLOCK
 from .errors import StoreUnavailable
 from .http.response import CoreResponse, empty_response, error_response
+from .records import Execution
 from .runtime.effects import drive_async, drive_sync, start
-from .runtime.records import Execution
-from .runtime.status import Status, execution_status_name
+from .status import Status, execution_status_name
 from .store.base import Idempotency, IdempotencyRecord
 
 if TYPE_CHECKING:
-    from .definition.compile import CompiledWorkflow
-    from .engine import Engine
+    from collections.abc import Callable
 
-__all__ = ["RETRY_AFTER", "Acknowledgement", "SyncRun", "current_execution"]
+    from .definition.compile import CompiledWorkflow
+    from .instruments import Instruments
+    from .runtime.dispatcher import Dispatcher
+    from .runtime.processor import Processor
+    from .store.base import Store
+
+__all__ = ["RETRY_AFTER", "Acknowledgement", "RunHost", "SyncRun", "current_execution",
+           "unavailable_answer"]
 
 #: The id of the execution the request being answered in this thread/task created (for
 #: access logs: the CLI's server appends it to each line).
@@ -32,6 +41,40 @@ logger = logging.getLogger("webhook_workflow")
 
 RETRY_AFTER = ("Retry-After", "5")
 _CORS = frozenset({"access-control-allow-origin", "vary"})
+
+
+class RunHost(Protocol):
+    """What a run needs of the engine that admitted it.
+
+    The :class:`~webhook_workflow.engine.Engine` satisfies it and the gateway hands it on:
+    runs sit below the engine, so they are given it as this instead of importing it.
+    """
+
+    @property
+    def store(self) -> Store:
+        """Where the execution, its idempotency key and its answer are recorded and read."""
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """Tracks the runs of this process (their leases) and wakes the workers."""
+
+    @property
+    def instruments(self) -> Instruments:
+        """The observability hooks: told of each execution before it is recorded."""
+
+    @property
+    def add_later(self) -> Callable[[Execution, Idempotency | None],
+                                    Future[IdempotencyRecord | None]] | None:
+        """The store's batched insert when it commits in batches, else None."""
+
+    def processor(self, workflow: CompiledWorkflow, execution: Execution) -> Processor:
+        """A processor that runs ``execution`` of ``workflow``."""
+
+    def fail(self, execution: Execution, exc: BaseException) -> None:
+        """Record an unexpected error that ended the execution."""
+
+    def finish(self, workflow: CompiledWorkflow, execution: Execution) -> None:
+        """Store the execution's end (or drop it when its status is not kept)."""
 
 
 class _Settled:
@@ -53,9 +96,10 @@ class _Settled:
         return self.value
 
 
-def _record(engine: Engine, execution: Execution,
+def _record(engine: RunHost, execution: Execution,
             idempotency: Idempotency | None) -> Future[IdempotencyRecord | None] | _Settled:
     """Submit the execution (and its idempotency key) to the store; a future of the result."""
+    engine.instruments.recording(execution)
     add_later = engine.add_later
     if add_later is not None:  # a store that commits in batches answers later
         future: Future[IdempotencyRecord | None] = add_later(execution, idempotency)
@@ -74,7 +118,9 @@ async def _settled(future: Future[Any] | _Settled) -> Any:
     return await asyncio.wrap_future(future)
 
 
-def _unavailable(exc: BaseException, extra: tuple[tuple[str, str], ...]) -> CoreResponse:
+def unavailable_answer(exc: BaseException, extra: tuple[tuple[str, str], ...]
+                       ) -> CoreResponse:
+    """The 503 (``Retry-After``) of a delivery the store cannot record now."""
     # The store's own words stay in the log: they describe the server, not the request.
     if isinstance(exc, StoreUnavailable):
         logger.warning("recording an execution failed: %s", exc)
@@ -85,6 +131,13 @@ def _unavailable(exc: BaseException, extra: tuple[tuple[str, str], ...]) -> Core
                             [RETRY_AFTER])
     answer.headers.extend(extra)
     return answer
+
+
+def _refused(engine: RunHost, exc: BaseException, extra: tuple[tuple[str, str], ...]
+             ) -> CoreResponse:
+    """:func:`unavailable_answer`, the failed store call told to the instruments."""
+    engine.instruments.store_error("add", exc)
+    return unavailable_answer(exc, extra)
 
 
 def _replay(answer: dict[str, Any], extra: tuple[tuple[str, str], ...]) -> CoreResponse:
@@ -100,7 +153,7 @@ class Acknowledgement:
 
     __slots__ = ("answer", "engine", "extra", "future")
 
-    def __init__(self, engine: Engine, answer: CoreResponse, execution: Execution,
+    def __init__(self, engine: RunHost, answer: CoreResponse, execution: Execution,
                  idempotency: Idempotency | None) -> None:
         self.engine = engine
         self.answer = answer
@@ -119,7 +172,7 @@ class Acknowledgement:
         try:
             found = self.future.result()
         except Exception as exc:
-            return _unavailable(exc, self.extra)
+            return _refused(self.engine, exc, self.extra)
         return self._done(found)
 
     async def wait_async(self) -> CoreResponse:
@@ -127,7 +180,7 @@ class Acknowledgement:
         try:
             found = await _settled(self.future)
         except Exception as exc:
-            return _unavailable(exc, self.extra)
+            return _refused(self.engine, exc, self.extra)
         return self._done(found)
 
 
@@ -137,7 +190,7 @@ class SyncRun:
     __slots__ = ("_detached", "_ended", "_held", "_lock", "engine", "execution", "extra",
                  "future", "idempotency", "processor", "workflow")
 
-    def __init__(self, engine: Engine, workflow: CompiledWorkflow, execution: Execution,
+    def __init__(self, engine: RunHost, workflow: CompiledWorkflow, execution: Execution,
                  idempotency: Idempotency | None = None,
                  extra: tuple[tuple[str, str], ...] = ()) -> None:
         self.engine = engine
@@ -157,7 +210,7 @@ class SyncRun:
                   ) -> CoreResponse | None:
         """None when the run may start, else the answer to send instead."""
         if isinstance(outcome, BaseException):
-            return _unavailable(outcome, self.extra)
+            return _refused(self.engine, outcome, self.extra)
         if outcome is None:
             return None
         if outcome.answer is not None:
@@ -179,7 +232,7 @@ class SyncRun:
         try:
             taken = self.engine.store.add(self.execution, retry)
         except Exception as exc:
-            return _unavailable(exc, self.extra)
+            return _refused(self.engine, exc, self.extra)
         if taken is None:
             return None
         if taken.answer is not None:
@@ -202,13 +255,14 @@ class SyncRun:
         if refused is not None:
             return refused
         if self.workflow.guards.sync_wait_ms:
-            thread = self._start_thread()
-            thread.join(self.workflow.guards.sync_wait_ms / 1000)
-            return self._after_wait()
+            return self.processor.clock.join(self._start_thread,
+                                             self.workflow.guards.sync_wait_ms / 1000,
+                                             self._after_wait)
         # Running (its lease renewed) until _answer has recorded its end.
         self.engine.dispatcher.running.add(self.execution.id)
         try:
-            drive_sync(self.processor.steps(), self.processor.deadline)
+            drive_sync(self.processor.steps(), self.processor.deadline,
+                       self.processor.clock.monotonic)
         except Exception as exc:
             self.engine.fail(self.execution, exc)
         return self._answer()
@@ -227,15 +281,22 @@ class SyncRun:
         if refused is not None:
             return refused
         if self.workflow.guards.sync_wait_ms:
-            thread = self._start_thread()
-            await asyncio.to_thread(thread.join, self.workflow.guards.sync_wait_ms / 1000)
-            return self._after_wait()
+            clock = self.processor.clock
+            if clock is SYSTEM_CLOCK:
+                thread = self._start_thread()
+                await asyncio.to_thread(thread.join, self.workflow.guards.sync_wait_ms / 1000)
+                return self._after_wait()
+            # Another clock starts the run, ends the wait and decides the answer in a thread.
+            return await asyncio.to_thread(clock.join, self._start_thread,
+                                           self.workflow.guards.sync_wait_ms / 1000,
+                                           self._after_wait)
         self.engine.dispatcher.running.add(self.execution.id)  # until _answer recorded its end
         try:
             steps = self.processor.steps()
             effect = start(steps)
             if effect is not None:
-                await drive_async(steps, self.processor.deadline, first=effect)
+                await drive_async(steps, self.processor.deadline, first=effect,
+                                  now=self.processor.clock.monotonic)
         except Exception as exc:
             self.engine.fail(self.execution, exc)
         return self._answer()
@@ -251,7 +312,8 @@ class SyncRun:
 
         def target() -> None:
             try:
-                drive_sync(self.processor.steps(), self.processor.deadline)
+                drive_sync(self.processor.steps(), self.processor.deadline,
+                           self.processor.clock.monotonic)
             except Exception as exc:
                 self.engine.fail(self.execution, exc)
             finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,9 +19,10 @@ SETTINGS: dict[str, Any] = {
     "max_url_length": 8 * 1024,
     "max_header_count": 100, "max_header_bytes": 16 * 1024, "loop_limit": 10_000,
     "max_node_runs": 100_000, "max_executions": 10_000, "max_queue": 10_000,
+    "max_store_bytes": 128 * 1024 * 1024,
     "retention": None, "workers": 4, "lease": 30, "trusted_proxies": (), "max_run_time": None,
     "forwarded_header": "X-Forwarded-For",
-    "request_policy": None,
+    "request_policy": None, "public_url": None,
 }
 
 
@@ -37,7 +39,7 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError("engine setting max_run_time must be a positive number of seconds")
     for name in ("max_body_size", "max_json_depth", "max_json_items", "max_url_length",
                  "max_header_count", "max_header_bytes", "loop_limit", "max_node_runs",
-                 "max_executions", "max_queue", "workers", "lease"):
+                 "max_executions", "max_queue", "max_store_bytes", "workers", "lease"):
         value = merged[name]
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             raise ValueError(f"engine setting {name} must be a positive number")
@@ -49,6 +51,11 @@ def check_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
         merged["trusted_proxies"] = parse_networks(list(proxies), "trusted_proxies")
     except DefinitionError as exc:
         raise ValueError(str(exc)) from None
+    public = merged["public_url"]
+    if public is not None and (not isinstance(public, str) or not re.fullmatch(
+            r"https?://[A-Za-z0-9.\-\[\]:]+(/[^\s?#]*[^\s?#/])?", public)):
+        raise ValueError("public_url is the public base URL of this engine's webhooks: "
+                         "http(s)://host[:port][/path], without a trailing slash")
     header = merged["forwarded_header"]
     if not isinstance(header, str) or header.lower() not in ("x-forwarded-for", "forwarded"):
         raise ValueError("forwarded_header is 'X-Forwarded-For' or 'Forwarded': the one "

@@ -16,6 +16,7 @@ from .engine import Engine
 from .gateway import Acknowledgement, Admission, SyncRun
 from .http.headers import environ_headers
 from .http.response import CoreResponse, error_response
+from .instruments import NO_INSTRUMENTS
 
 __all__ = ["WebhookMiddleware"]
 
@@ -66,12 +67,18 @@ class WebhookMiddleware:
             if self.app is not None:
                 return self.app(environ, start_response)
             return self._send(start_response, error_response(404, "not found"))
+        instruments = self.engine.instruments
+        watch = None if instruments is NO_INSTRUMENTS else instruments.request(
+            environ.get("REQUEST_METHOD", "GET"), environ.get("wsgi.url_scheme", "http"),
+            environ.get("SCRIPT_NAME", "") + raw_path, key, environ_headers(environ))
         try:
             response = self._handle(environ, key, raw_path)
         except Exception:
             logger.exception("unexpected error answering %s %s", environ.get("REQUEST_METHOD"),
                              raw_path)
             response = error_response(500, "internal error")
+        if watch is not None:
+            watch.answered(response.status)
         return self._send(start_response, response)
 
     def _handle(self, environ: dict[str, Any], key: str, raw_path: str) -> CoreResponse:
@@ -90,7 +97,7 @@ class WebhookMiddleware:
             environ.get("REQUEST_METHOD", "GET"), key, url_length,
             query.encode("latin-1", "replace"), headers,
             chunked_unterminated=chunked and not terminated,
-            client=environ.get("REMOTE_ADDR"))
+            client=environ.get("REMOTE_ADDR"), origin=lambda: _origin(environ))
         if isinstance(admitted, CoreResponse):
             return admitted
         body = self._read_body(environ, admitted, terminated)
@@ -139,3 +146,14 @@ class WebhookMiddleware:
         headers = [*response.headers, ("Content-Length", str(len(response.body)))]
         start_response(_status_line(response.status), headers)
         return [response.body]
+
+
+def _origin(environ: dict[str, Any]) -> str:
+    """``scheme://host`` and mount point of a request: the base of its resume URLs."""
+    scheme = environ.get("wsgi.url_scheme", "http")
+    host = environ.get("HTTP_HOST")
+    if not host:
+        name, port = environ.get("SERVER_NAME", "localhost"), str(environ.get("SERVER_PORT", ""))
+        host = name if port in ("", "80", "443") else f"{name}:{port}"
+    return f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}"
+

@@ -24,7 +24,8 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     for page in ("index.html", "hosts/flask/index.html", "reference/engine/index.html",
-                 "reference/graph/index.html"):
+                 "reference/graph/index.html", "console/index.html",
+                 "console/execution.png"):
         assert (tmp_path / page).is_file(), page
     flask = (tmp_path / "hosts/flask/index.html").read_text()
     assert "DispatcherMiddleware" in flask  # the example files are included as they are

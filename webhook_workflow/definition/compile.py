@@ -16,16 +16,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import DefinitionError
+from ..fields import (
+    Field,
+    Problems,
+    boolean,
+    check_section,
+    join,
+    json_value,
+    string,
+    type_name,
+)
 from ..http.auth import basic_header
 from ..http.querystring import QueryOptions
 from ..http.response import ResponseSpec
 from ..nodes.base import MAX_BRANCH_INDEX, CompiledNode, NodeType
 from ..nodes.registry import NOCOBASE_ONLY_NODES
+from ..nodes.retry import check_retry, merge_retry
 from ..variables.context import ContextBuilder
-from .fields import Field, boolean, check_section, join, json_value, string, type_name
+from .flow import FlowControl, compile_flow
 from .guards import NO_GUARDS, Guards, compile_guards
 from .nocobase import from_flat, is_flat
-from .trigger import check_options, compile_trigger
+from .trigger import TriggerConfig, check_options, compile_trigger
 
 __all__ = ["KEY_PATTERN", "CompiledWorkflow", "compile_definition", "generate_key"]
 
@@ -49,6 +60,9 @@ WORKFLOW_FIELDS = (
     Field("nodes", lambda v, p: v, [], "the main chain of nodes"),
 )
 
+#: Options added after the first release: left out of the canonical form when unset.
+_LATER_OPTIONS = frozenset({"retry", "concurrency", "throttle", "debounce"})
+
 NODE_FIELDS = (
     Field("key", string(NODE_KEY_PATTERN, max_length=64, what="[A-Za-z0-9_-]+"),
           doc="unique within the workflow; names the node's results"),
@@ -56,7 +70,28 @@ NODE_FIELDS = (
     Field("title", string(max_length=200), None, "display name"),
     Field("config", lambda v, p: v, None, "node configuration"),
     Field("branches", lambda v, p: v, None, "branch index → chain of nodes"),
+    Field("retry", check_retry, None, "retry policy: `{maxAttempts, backoff, delay, maxDelay, "
+          "jitter, on}` over `options.retry` (see `retry` below)", "object"),
 )
+
+
+def _top_fields(data: Any, problems: Problems) -> dict[str, Any]:
+    """The top-level fields of a definition; a field that fails its check is kept in
+    ``problems`` and read as its default, so the rest of the definition is checked too."""
+    try:
+        return check_section(data, WORKFLOW_FIELDS, "")
+    except DefinitionError as exc:
+        if not isinstance(data, Mapping):
+            raise
+        problems.found.append(exc)
+    out: dict[str, Any] = {}
+    for f in WORKFLOW_FIELDS:
+        try:
+            out[f.name] = check_section({f.name: data[f.name]} if f.name in data else {},
+                                        (f,), "")[f.name]
+        except DefinitionError:
+            out[f.name] = f.default
+    return out
 
 
 def generate_key() -> str:
@@ -94,6 +129,10 @@ class CompiledWorkflow:
     auth_header: bytes | None = None
     #: ``config.request.maxJsonItems`` (``None``: the engine's ``max_json_items``).
     max_json_items: int | None = None
+    #: ``options.concurrency`` / ``throttle`` / ``debounce`` (async workflows), or None.
+    flow: FlowControl | None = None
+    #: The keys of its ``callback`` nodes, in document order (their resume URLs).
+    callbacks: tuple[str, ...] = ()
 
 
 def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
@@ -108,23 +147,49 @@ def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
     """
     if is_flat(data):
         data = from_flat(data)
-    top = check_section(data, WORKFLOW_FIELDS, "")
+    # Every section is checked even after one failed, so that all the errors of a definition
+    # are reported at once; a section that failed is left out of what depends on it.
+    problems = Problems()
+    top = _top_fields(data, problems)
     key = top["key"] or generate_key()
     sync = top["sync"]
-    trigger = compile_trigger(top["config"], sync, max_body_size, env, max_json_items)
-    options = check_options(top["options"])
-    if options["syncWait"] and not sync:
-        raise DefinitionError("options.syncWait", "is for sync workflows only")
-    guards = compile_guards(trigger.config, trigger.config["request"], options, env or {})
+    trigger: TriggerConfig | None = None
+    options: dict[str, Any] | None = None
+    guards: Guards | None = None
+    flow: FlowControl | None = None
+    with problems.gather():
+        trigger = compile_trigger(top["config"], sync, max_body_size, env, max_json_items)
+    with problems.gather():
+        options = check_options(top["options"])
+    if options is not None:
+        if options["syncWait"] and not sync:
+            problems.add("options.syncWait", "is for sync workflows only")
+        if trigger is not None:
+            with problems.gather():
+                guards = compile_guards(trigger.config, trigger.config["request"], options,
+                                        env or {})
+        with problems.gather():
+            flow = compile_flow(options, sync)
+    builder = _ChainBuilder(node_types, sync, None if options is None else options["retry"],
+                            problems)
+    head = None
     if not isinstance(top["nodes"], list):
-        raise DefinitionError("nodes", f"must be an array, got {type_name(top['nodes'])}")
-    builder = _ChainBuilder(node_types, sync)
-    head = builder.chain(top["nodes"], "nodes", None, 0)
+        problems.add("nodes", f"must be an array, got {type_name(top['nodes'])}")
+    else:
+        with problems.gather():
+            head = builder.chain(top["nodes"], "nodes", None, 0)
     for node in builder.nodes.values():
-        node.impl.link(node, builder.nodes)
+        if node.key not in builder.broken:
+            with problems.gather():
+                node.impl.link(node, builder.nodes)
+    problems.raise_found()
+    assert trigger is not None and options is not None and guards is not None
     canonical = {
         "key": key, "title": top["title"], "description": top["description"],
-        "type": top["type"], "sync": sync, "config": trigger.config, "options": options,
+        "type": top["type"], "sync": sync, "config": trigger.config,
+        # Unset options added later are left out, so definitions written before them keep
+        # their digest (and version).
+        "options": {k: v for k, v in options.items() if k not in _LATER_OPTIONS or v is not None},
         "nodes": builder.canonical_nodes(top["nodes"]),
     }
     # Unset optional fields are left out, so the canonical form validates as a definition.
@@ -142,7 +207,8 @@ def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
         nodes=builder.nodes, stack_limit=options["stackLimit"],
         delete_on_status=frozenset(options["deleteExecutionOnStatus"]),
         timeout_ms=options["timeout"],
-        guards=guards,
+        guards=guards, flow=flow,
+        callbacks=tuple(k for k, n in builder.nodes.items() if n.type == "callback"),
         auth_header=None if trigger.auth is None else basic_header(trigger.auth),
     )
 
@@ -150,14 +216,21 @@ def compile_definition(data: Any, node_types: Mapping[str, NodeType], *,
 class _ChainBuilder:
     """Builds linked :class:`CompiledNode` chains, checking keys, types and branches."""
 
-    def __init__(self, node_types: Mapping[str, NodeType], sync: bool) -> None:
+    def __init__(self, node_types: Mapping[str, NodeType], sync: bool,
+                 retry: Mapping[str, Any] | None = None,
+                 problems: Problems | None = None) -> None:
         self.node_types = node_types
         self.sync = sync
+        self.retry = retry
         self.nodes: dict[str, CompiledNode] = {}
         self.checked: dict[int, dict[str, Any]] = {}
+        #: Where the errors of each node go; the chain goes on with the next node.
+        self.problems = Problems() if problems is None else problems
+        #: Keys of the nodes whose config failed: kept (their keys are taken), never linked.
+        self.broken: set[str] = set()
 
     def chain(self, items: Any, path: str, parent: CompiledNode | None,
-              depth: int) -> CompiledNode | None:
+              depth: int, branch: int | None = None) -> CompiledNode | None:
         if not isinstance(items, list):
             raise DefinitionError(path, f"must be an array, got {type_name(items)}")
         if depth > MAX_NESTING:
@@ -165,8 +238,14 @@ class _ChainBuilder:
         previous: CompiledNode | None = None
         head: CompiledNode | None = None
         for i, item in enumerate(items):
-            node = self.node(item, join(path, i), depth)
+            node = None
+            with self.problems.gather():
+                node = self.node(item, join(path, i), depth)
+            if node is None:
+                continue
             node.parent = parent
+            node.branch = branch
+            node.upstream = previous
             if previous is None:
                 head = node
             else:
@@ -193,13 +272,23 @@ class _ChainBuilder:
         if impl.only_in is not None and impl.only_in != ("sync" if self.sync else "async"):
             raise DefinitionError(join(path, "type"), f"a {type_!r} node is only allowed in "
                                   f"{impl.only_in} workflows")
-        config, prepared = impl.compile(spec["config"], join(path, "config"))
+        config: dict[str, Any] = {}
+        prepared: Any = None
+        compiled = False
+        with self.problems.gather():
+            config, prepared = impl.compile(spec["config"], join(path, "config"))
+            compiled = True
+        if not compiled:
+            self.broken.add(key)
         spec["config"] = config
         node = CompiledNode(key, type_, spec["title"], config, prepared, impl, path)
+        node.retry = merge_retry(self.retry, spec["retry"])
         self.nodes[key] = node
         branches = spec["branches"]
         if branches is not None:
-            node.branches = self.branches(node, branches, join(path, "branches"), depth)
+            # The branches of a node whose config failed are checked too.
+            with self.problems.gather():
+                node.branches = self.branches(node, branches, join(path, "branches"), depth)
         return node
 
     def branches(self, node: CompiledNode, value: Any, path: str,
@@ -211,12 +300,13 @@ class _ChainBuilder:
             raise DefinitionError(path, f"a {node.type!r} node has no branches")
         out: dict[int, CompiledNode] = {}
         for name, items in value.items():
-            index = _branch_index(name, impl, join(path, str(name)))
-            if index in out:
-                raise DefinitionError(join(path, str(name)), f"branch {index} given twice")
-            head = self.chain(items, join(path, str(name)), node, depth + 1)
-            if head is not None:
-                out[index] = head
+            with self.problems.gather():
+                index = _branch_index(name, impl, join(path, str(name)))
+                if index in out:
+                    raise DefinitionError(join(path, str(name)), f"branch {index} given twice")
+                head = self.chain(items, join(path, str(name)), node, depth + 1, index)
+                if head is not None:
+                    out[index] = head
         return out
 
     def canonical_nodes(self, items: list[Any]) -> list[dict[str, Any]]:

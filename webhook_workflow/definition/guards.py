@@ -1,5 +1,7 @@
-"""Trigger guards: checks that run before any execution exists, each at its row of the HTTP
-contract. A guard that is not configured costs nothing on the request path.
+"""Trigger guards: the checks that run before any execution exists, validated and compiled.
+
+Each runs at its row of the HTTP contract. A guard that is not configured costs nothing on the
+request path.
 
 ``signature`` (row 9), ``idempotency`` (row 13), ``filter``/``filterResponse`` (row 12),
 ``ipAllowlist`` (row 5), ``cors`` (row 3), ``request.form`` / ``request.raw`` (bodies) and
@@ -16,11 +18,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DefinitionError
+from ..fields import (
+    Field,
+    Problems,
+    check_section,
+    full_match,
+    integer,
+    join,
+    schema_hint,
+    string,
+    type_name,
+)
+from ..http.guards import Cors, Network
 from ..http.response import ResponseSpec, compile_response
 from ..http.signatures import SignatureCheck, compile_signature
-from ..nodes.calculators import Test, compile_calculation
-from ..variables.templates import Template
-from .fields import Field, check_section, integer, join, string, template, type_name
+from ..variables.expressions.calculators import Test, compile_calculation
+from ..variables.templates import Template, template
 
 __all__ = [
     "GUARD_ROOTS",
@@ -34,7 +47,6 @@ __all__ = [
 #: What guard templates see: the trigger variables and every request header.
 GUARD_ROOTS = frozenset({"$context", "$headers"})
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def parse_networks(value: Any, path: str) -> tuple[Network, ...]:
@@ -53,6 +65,8 @@ def parse_networks(value: Any, path: str) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+@schema_hint(lambda: {"type": "array", "minItems": 1,
+                      "items": {"type": "string", "pattern": full_match(_ORIGIN.pattern)}})
 def _origins(value: Any, path: str) -> list[str]:
     if not isinstance(value, list) or not value:
         raise DefinitionError(path, "must be a non-empty array of origins")
@@ -63,6 +77,8 @@ def _origins(value: Any, path: str) -> list[str]:
     return list(value)
 
 
+@schema_hint(lambda: {"type": "array",
+                      "items": {"type": "string", "pattern": full_match(_TOKEN.pattern)}})
 def _header_names(value: Any, path: str) -> list[str]:
     if not isinstance(value, list):
         raise DefinitionError(path, f"must be an array, got {type_name(value)}")
@@ -72,8 +88,9 @@ def _header_names(value: Any, path: str) -> list[str]:
     return list(value)
 
 
-_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
-_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_ORIGIN: re.Pattern[str] = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:\d{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
+_TOKEN: re.Pattern[str] = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 IDEMPOTENCY_FIELDS = (
@@ -86,15 +103,6 @@ CORS_FIELDS = (
     Field("headers", _header_names, ["content-type"], "request headers a browser may send"),
     Field("maxAge", integer(0, 86400), 600, "seconds a browser may cache the preflight"),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Cors:
-    """A compiled ``config.cors``."""
-
-    origins: frozenset[str]
-    allow_headers: str
-    max_age: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,39 +136,50 @@ def compile_guards(config: dict[str, Any], request: dict[str, Any], options: dic
                    env: Mapping[str, Any]) -> Guards:
     """Compile the guard fields of a checked trigger ``config``; rewrites ``config`` in place
     into its canonical form (defaults filled in, secrets hidden)."""
+    # Each guard is checked apart from the others: all their errors at once.
+    problems = Problems()
     signature = None
     if config.get("signature") is not None:
-        signature = compile_signature(config["signature"], env, "config.signature")
-        config["signature"] = _hide_secrets(config["signature"])
+        with problems.gather():
+            signature = compile_signature(config["signature"], env, "config.signature")
+            config["signature"] = _hide_secrets(config["signature"])
     key: Template | None = None
     ttl = 86400
     if config.get("idempotency") is not None:
-        spec = check_section(config["idempotency"], IDEMPOTENCY_FIELDS, "config.idempotency")
-        config["idempotency"] = spec
-        key = template(spec["key"], "config.idempotency.key", GUARD_ROOTS)
-        ttl = spec["ttl"]
+        with problems.gather():
+            spec = check_section(config["idempotency"], IDEMPOTENCY_FIELDS,
+                                 "config.idempotency")
+            config["idempotency"] = spec
+            key = template(spec["key"], "config.idempotency.key", GUARD_ROOTS)
+            ttl = spec["ttl"]
     test: Test | None = None
     filter_response: ResponseSpec | None = None
     if config.get("filter") is not None:
-        test = compile_calculation(config["filter"], "config.filter",
-                                   roots=GUARD_ROOTS).evaluate
-        config["filterResponse"], filter_response = compile_response(
-            config.get("filterResponse") or {"body": "ignored"}, "config.filterResponse",
-            GUARD_ROOTS | {"$system", "$env"})
+        with problems.gather():
+            test = compile_calculation(config["filter"], "config.filter",
+                                       roots=GUARD_ROOTS).evaluate
+        with problems.gather():
+            config["filterResponse"], filter_response = compile_response(
+                {"body": "ignored"} if config.get("filterResponse") is None
+                else config["filterResponse"], "config.filterResponse",
+                GUARD_ROOTS | {"$system", "$env"})
     elif config.get("filterResponse") is not None:
-        raise DefinitionError("config.filterResponse", "needs config.filter")
+        problems.add("config.filterResponse", "needs config.filter")
     allowlist = None
     if config.get("ipAllowlist") is not None:
-        allowlist = parse_networks(config["ipAllowlist"], "config.ipAllowlist")
-        if not allowlist:
-            raise DefinitionError("config.ipAllowlist", "must list at least one address "
-                                  "(an empty list would refuse every client)")
+        with problems.gather():
+            allowlist = parse_networks(config["ipAllowlist"], "config.ipAllowlist")
+            if not allowlist:
+                raise DefinitionError("config.ipAllowlist", "must list at least one address "
+                                      "(an empty list would refuse every client)")
     cors = None
     if config.get("cors") is not None:
-        spec = check_section(config["cors"], CORS_FIELDS, "config.cors")
-        config["cors"] = spec
-        cors = Cors(frozenset(spec["origins"]), ", ".join(spec["headers"]),
-                    str(spec["maxAge"]))
+        with problems.gather():
+            spec = check_section(config["cors"], CORS_FIELDS, "config.cors")
+            config["cors"] = spec
+            cors = Cors(frozenset(spec["origins"]), ", ".join(spec["headers"]),
+                        str(spec["maxAge"]))
+    problems.raise_found()
     return Guards(signature=signature, idempotency_key=key, idempotency_ttl=ttl, filter=test,
                   filter_response=filter_response, allowlist=allowlist, cors=cors,
                   form=request["form"], raw=request["raw"],

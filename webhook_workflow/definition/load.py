@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import DefinitionError
 
-__all__ = ["DEFINITION_SUFFIXES", "copy_tree", "load_definition"]
+__all__ = ["DEFINITION_SUFFIXES", "compile_directory", "copy_tree", "load_definition"]
+
+_T = TypeVar("_T")
 
 DEFINITION_SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -76,3 +79,28 @@ def copy_tree(value: Any) -> Any:
             if copied is not item:
                 stack.append((item, copied))
     return root
+
+
+def compile_directory(path: str | os.PathLike[str], compile: Callable[[dict[str, Any]], _T]
+                      ) -> list[tuple[Path, dict[str, Any], _T]]:
+    """Load and ``compile`` every ``.json``/``.yaml``/``.yml`` file of a folder (sorted by
+    name): ``(file, definition, compiled)`` each. Every file is checked; the errors of all of
+    them are raised at once, each field path led by its file's name (``a.json: nodes[0]``)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise DefinitionError("", f"{folder}: not a directory")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in DEFINITION_SUFFIXES)
+    out: list[tuple[Path, dict[str, Any], _T]] = []
+    errors: list[DefinitionError] = []
+    for file in files:
+        try:
+            data = copy_tree(load_definition(file))
+            out.append((file, data, compile(data)))
+        except DefinitionError as exc:
+            # A reading error names its file already; a field path gets the file's name.
+            errors.append(DefinitionError("", "", [
+                (f"{file.name}: {where}" if where else where, reason)
+                for where, reason in exc.errors]))
+    if errors:
+        raise DefinitionError.of(errors)
+    return out

@@ -11,11 +11,13 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from ..fields import NO_DEFAULT, Field
 from ..http.response import RESPONSE_FIELDS
 from ..http.signatures import HMAC_FIELDS, SIGNATURE_FIELDS
 from ..nodes.registry import BUILTIN_NODES
+from ..nodes.retry import RETRY_FIELDS
 from .compile import NODE_FIELDS, WORKFLOW_FIELDS
-from .fields import NO_DEFAULT, Field
+from .flow import CONCURRENCY_FIELDS, DEBOUNCE_FIELDS, THROTTLE_FIELDS
 from .guards import CORS_FIELDS, IDEMPOTENCY_FIELDS
 from .trigger import CONFIG_FIELDS, OPTION_FIELDS, QUERY_OPTION_FIELDS, REQUEST_FIELDS
 
@@ -33,7 +35,15 @@ _SECTIONS: tuple[tuple[str, str, tuple[Field, ...]], ...] = (
     ("config.idempotency", "deduplication of redeliveries", IDEMPOTENCY_FIELDS),
     ("config.cors", "browser senders", CORS_FIELDS),
     ("options", "how executions run", OPTION_FIELDS),
+    ("options.concurrency", "at most `limit` runs of a key at once (async workflows; see "
+     "[Flow control](../flow-control.md))", CONCURRENCY_FIELDS),
+    ("options.throttle", "at most `limit` starts of a key per `period` (async workflows)",
+     THROTTLE_FIELDS),
+    ("options.debounce", "only the last delivery of a key within `period` runs (async "
+     "workflows)", DEBOUNCE_FIELDS),
     ("nodes[]", "every node", NODE_FIELDS),
+    ("retry", "a node's `retry`, and `options.retry` (fields left out come from "
+     "`options.retry`, then these defaults; see [Retries](../retries.md))", RETRY_FIELDS),
 )
 
 

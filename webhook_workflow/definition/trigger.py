@@ -9,12 +9,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DefinitionError
+from ..fields import (
+    Field,
+    Problems,
+    boolean,
+    check_section,
+    integer,
+    join,
+    schema_hint,
+    section_schema,
+    string,
+    type_name,
+)
 from ..http.querystring import QueryOptions
 from ..http.response import ResponseSpec, compile_response
-from ..runtime.status import Status
+from ..nodes.retry import check_retry
+from ..status import Status
 from ..variables.context import ContextBuilder, FieldSpec
 from ..variables.paths import compile_path
-from .fields import Field, boolean, check_section, integer, join, string, type_name
+from .flow import check_flow
 
 __all__ = ["CONFIG_FIELDS", "OPTION_FIELDS", "REQUEST_FIELDS", "TriggerConfig",
            "compile_trigger"]
@@ -27,15 +40,21 @@ CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"
 
 
 
+_CREDENTIAL_FIELDS = (
+    Field("username", string(r"[^:]+", what="a non-empty string without ':'")),
+    Field("password", string(r".+", what="a non-empty string")),
+)
+
+
+@schema_hint(lambda: {"anyOf": [{"enum": [False, None]}, section_schema(_CREDENTIAL_FIELDS)]})
 def _credentials(value: Any, path: str) -> Any:
     if value is False or value is None:
         return False
-    fields = (Field("username", string(r"[^:]+", what="a non-empty string without ':'")),
-              Field("password", string(r".+", what="a non-empty string")))
-    return check_section(value, fields, path)
+    return check_section(value, _CREDENTIAL_FIELDS, path)
 
 
 def _field_list(section: str) -> Any:
+    @schema_hint(lambda: {"type": "array", "items": section_schema(_ITEM_FIELDS)})
     def check(value: Any, path: str) -> list[dict[str, Any]]:
         if not isinstance(value, list):
             raise DefinitionError(path, f"must be an array, got {type_name(value)}")
@@ -101,12 +120,14 @@ CONFIG_FIELDS = (
 )
 
 
+@schema_hint(lambda: {"type": "array", "items": {
+    "enum": sorted(int(s) for s in Status if s != Status.PENDING)}})
 def _statuses(value: Any, path: str) -> list[int]:
     if not isinstance(value, list):
         raise DefinitionError(path, f"must be an array, got {type_name(value)}")
     finished = {int(s) for s in Status if s != Status.PENDING}
     for i, item in enumerate(value):
-        if isinstance(item, bool) or item not in finished:
+        if isinstance(item, bool) or not isinstance(item, int | float) or item not in finished:
             raise DefinitionError(join(path, i), "must be a final status number "
                                   f"({', '.join(str(s) for s in sorted(finished))})")
     return sorted(set(value))
@@ -119,6 +140,14 @@ OPTION_FIELDS = (
     Field("deleteExecutionOnStatus", _statuses, [], "finished executions not kept"),
     Field("syncWait", integer(0, 3_600_000), 0, "sync only: ms after which the request gets "
           "202 {executionId} and the run goes on in the background; 0 = off"),
+    Field("retry", check_retry, None, "the retry policy of every node: `{maxAttempts, backoff, "
+          "delay, maxDelay, jitter, on}` (a node's own `retry` fields win)", "object"),
+    Field("concurrency", check_flow("concurrency"), None, "async only: `{limit, key}`: at most "
+          "`limit` executions with one key run at once; the others wait queued", "object"),
+    Field("throttle", check_flow("throttle"), None, "async only: `{limit, period, key}`: at "
+          "most `limit` starts per `period` ms per key; the others start later", "object"),
+    Field("debounce", check_flow("debounce"), None, "async only: `{period, key}`: only the "
+          "last delivery of a key within `period` ms runs; earlier ones end CANCELED", "object"),
 )
 
 
@@ -159,42 +188,49 @@ def compile_trigger(value: Any, sync: bool, engine_max_body: int | None,
     written as ``{{$env.NAME}}``."""
     env = env or {}
     config = check_section(value, CONFIG_FIELDS, "config")
-    request_value = config["request"]
-    request = check_section(request_value, REQUEST_FIELDS, "config.request")
+    # The request, the answer and the credentials are checked apart: all their errors at once.
+    problems = Problems()
+    request: dict[str, Any] = {}
+    with problems.gather():
+        request = check_section(config["request"], REQUEST_FIELDS, "config.request")
     config["request"] = request
-    limit = request["maxBodySize"]
+    limit = request.get("maxBodySize")
     if limit is not None and engine_max_body is not None and limit > engine_max_body:
-        raise DefinitionError("config.request.maxBodySize", f"must not exceed the engine's "
-                              f"max_body_size ({engine_max_body})")
-    items = request["maxJsonItems"]
+        problems.add("config.request.maxBodySize", f"must not exceed the engine's "
+                     f"max_body_size ({engine_max_body})")
+    items = request.get("maxJsonItems")
     if items is None:
-        del request["maxJsonItems"]  # unset: definitions written before it keep their digest
+        request.pop("maxJsonItems", None)  # unset: older definitions keep their digest
     elif engine_max_items is not None and items > engine_max_items:
-        raise DefinitionError("config.request.maxJsonItems", f"must not exceed the engine's "
-                              f"max_json_items ({engine_max_items})")
-    qopts = request["queryOptions"] or {}
+        problems.add("config.request.maxJsonItems", f"must not exceed the engine's "
+                     f"max_json_items ({engine_max_items})")
+    qopts = request.get("queryOptions") or {}
     query_options = QueryOptions(depth=qopts.get("depth", 5),
                                  array_limit=qopts.get("arrayLimit", 20),
                                  parameter_limit=qopts.get("parameterLimit", 1000))
     response: ResponseSpec | None = None
-    if config["response"] is not None:
-        if sync:
-            raise DefinitionError("config.response", "is for async workflows only; a sync "
-                                  "workflow answers with a Response node")
-        config["response"], response = compile_response(config["response"], "config.response",
-                                                        ANSWER_ROOTS)
-    elif not sync:
-        config["response"], response = compile_response({"body": "ok"}, "config.response")
+    with problems.gather():
+        if config["response"] is not None:
+            if sync:
+                raise DefinitionError("config.response", "is for async workflows only; a "
+                                      "sync workflow answers with a Response node")
+            config["response"], response = compile_response(config["response"],
+                                                            "config.response", ANSWER_ROOTS)
+        elif not sync:
+            config["response"], response = compile_response({"body": "ok"}, "config.response")
     auth = config["basicAuthentication"]
     credentials = None
     if auth:
-        credentials = (_secret(auth["username"], env, "config.basicAuthentication.username"),
-                       _secret(auth["password"], env, "config.basicAuthentication.password"))
+        with problems.gather():
+            credentials = (_secret(auth["username"], env, "config.basicAuthentication.username"),
+                           _secret(auth["password"], env,
+                                   "config.basicAuthentication.password"))
         # The canonical definition (stored with every version, shown as Workflow.definition)
         # never holds a literal password: only its SHA-256, which still tells versions apart.
         if "{{" not in auth["password"]:
             digest = hashlib.sha256(auth["password"].encode("utf-8")).hexdigest()
             config["basicAuthentication"] = {**auth, "password": f"sha256:{digest}"}
+    problems.raise_found()
 
     def specs(items: list[dict[str, Any]]) -> list[FieldSpec]:
         return [FieldSpec(i["key"], i.get("alias"), i.get("_var")) for i in items]

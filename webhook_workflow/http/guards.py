@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from .headers import RequestHeaders
 from .response import CoreResponse
 
-if TYPE_CHECKING:
-    from ..definition.guards import Cors, Network
-
-__all__ = ["PublicHeaders", "client_address", "cors_headers", "in_networks", "preflight"]
+__all__ = ["Cors", "Network", "PublicHeaders", "client_address", "cors_headers", "in_networks",
+           "preflight"]
 
 _CREDENTIALS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+#: An allowed network of ``config.ipAllowlist`` or ``trusted_proxies``.
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class Cors:
+    """A compiled ``config.cors``."""
+
+    origins: frozenset[str]
+    allow_headers: str
+    max_age: str
 
 
 class PublicHeaders(Mapping[str, str]):

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote, unquote_to_bytes
 
+from ..variables.paths import paths_from_json
+
 __all__ = ["DEFAULT_ARRAY_LIMIT", "DEFAULT_DEPTH", "DEFAULT_OPTIONS", "DEFAULT_PARAMETER_LIMIT"]
-__all__ += ["QueryOptions", "parse_query"]
+__all__ += ["QueryOptions", "parse_query", "paths_from_url"]
 
 DEFAULT_DEPTH: Final = 5
 DEFAULT_ARRAY_LIMIT: Final = 20
@@ -344,3 +346,21 @@ def parse_query(query: bytes | str, options: QueryOptions = DEFAULT_OPTIONS) -> 
     if nested:
         return _nest(flat, options)
     return _finish(flat) if repeated else flat
+
+
+def paths_from_url(url_or_query: str) -> list[str]:
+    """Every path of the query string of a sample URL (or of a bare query string).
+
+    Accepts ``https://host/p?a=1``, ``/p?a=1``, ``?a=1`` or ``a=1``; a URL without ``?`` has
+    no query. The query is parsed with the same rules as live requests, so
+    ``?query[0][a]=1&query[0][b]=2&x=3`` -> ``query``, ``query[0]``, ``query[0].a``,
+    ``query[0].b``, ``x``.
+    """
+    text = url_or_query.strip().split("#", 1)[0]
+    if "?" in text:
+        query = text.split("?", 1)[1]
+    elif "://" in text or text.startswith("/"):
+        query = ""
+    else:
+        query = text
+    return paths_from_json(parse_query(query))

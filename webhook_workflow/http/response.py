@@ -12,18 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..definition.fields import (
-    Field,
-    check_section,
-    header_list,
-    integer,
-    join,
-    json_value,
-    template,
-)
 from ..errors import DefinitionError
+from ..fields import Field, check_section, header_list, integer, join, json_value
 from ..jsoncodec import dumps_bytes
-from ..variables.templates import Template, to_text
+from ..variables.templates import Template, template, to_text
 from .json_plan import JsonPlan, plan_json
 
 __all__ = [

@@ -18,17 +18,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..definition.fields import (
+from ..errors import DefinitionError, RequestRejected
+from ..fields import (
     HEADER_NAME,
     Field,
     check_section,
     integer,
     join,
     one_of,
+    schema_hint,
     string,
     type_name,
 )
-from ..errors import DefinitionError, RequestRejected
 
 __all__ = ["HMAC_FIELDS", "SCHEMES", "SIGNATURE_FIELDS", "SignatureCheck", "compile_signature"]
 
@@ -47,6 +48,8 @@ _HEX = re.compile(r"[0-9A-Fa-f]+")
 _DIGEST_SIZES = {"sha1": 20, "sha256": 32, "sha512": 64}
 
 
+@schema_hint({"type": "array", "minItems": 1, "maxItems": MAX_SECRETS,
+              "items": {"type": "string", "minLength": 1}})
 def _secret_list(value: Any, path: str) -> list[str]:
     if not isinstance(value, list):
         raise DefinitionError(path, f"must be an array of strings, got {type_name(value)}")

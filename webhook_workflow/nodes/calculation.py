@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..definition.fields import Field, join, one_of, type_name
 from ..errors import DefinitionError, ExpressionError
-from ..runtime.records import Job
-from ..runtime.status import Status
+from ..fields import Field, join, one_of, schema_hint, type_name
+from ..records import Job
+from ..status import Status
 from ..variables.expressions import ENGINES, Expression, compile_expression
-from .base import CompiledNode, NodeType, Outcome
-
-if TYPE_CHECKING:
-    from ..runtime.processor import Processor
+from .base import CompiledNode, NodeType, Outcome, RunContext
 
 __all__ = ["CalculationNode"]
 
 
+@schema_hint({"type": ["string", "null"]})
 def _expression(value: Any, path: str) -> str:
     if value is None:
         return ""
@@ -43,5 +41,5 @@ class CalculationNode(NodeType):
         except ExpressionError as exc:
             raise DefinitionError(join(path, "expression"), str(exc)) from None
 
-    def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
+    def run(self, node: CompiledNode, prev: Job | None, proc: RunContext) -> Outcome:
         return Job(Status.RESOLVED, node.prepared.evaluate(proc.scope))

@@ -7,22 +7,20 @@ result strictly with true/false, so a math.js ``1`` would take neither branch th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from ..definition.fields import Field, boolean, one_of
 from ..errors import DefinitionError
-from ..runtime.records import Job
-from ..runtime.status import Status
+from ..fields import Field, boolean, one_of, schema_hint
+from ..records import Job
+from ..status import Status
 from ..variables.expressions import truthy
-from .base import CompiledNode, NodeType, Outcome, RunBranch
+from .base import CompiledNode, NodeType, Outcome, RunBranch, RunContext
 from .conditions import CONDITION_ENGINES, Condition, compile_condition
-
-if TYPE_CHECKING:
-    from ..runtime.processor import Processor
 
 __all__ = ["ConditionNode"]
 
 
+@schema_hint({"type": ["string", "null"]})
 def _expression(value: Any, path: str) -> Any:
     if value is not None and not isinstance(value, str):
         raise DefinitionError(path, "must be a string")
@@ -44,7 +42,8 @@ class ConditionNode(NodeType):
         Field("rejectOnFalse", boolean, True, "a false result FAILs the node (ends the flow)"),
         Field("engine", one_of(*CONDITION_ENGINES), "basic",
               "`basic` (calculators and groups); `math.js`/`formula.js` expressions"),
-        Field("calculation", _calculation, None, "the basic engine's `{group: ...}` tree"),
+        Field("calculation", _calculation, None,
+              "the basic engine's `{group: ...}` tree or one item"),
         Field("expression", _expression, None, "expression for the `math.js`/`formula.js` engines"),
     )
 
@@ -52,7 +51,7 @@ class ConditionNode(NodeType):
         return compile_condition(config["engine"], config["calculation"], config["expression"],
                                  path)
 
-    def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
+    def run(self, node: CompiledNode, prev: Job | None, proc: RunContext) -> Outcome:
         result = node.prepared.evaluate(proc.scope)
         holds = truthy(result)
         if not holds and node.config["rejectOnFalse"]:
@@ -63,7 +62,10 @@ class ConditionNode(NodeType):
             return RunBranch(job, branch)
         return job
 
-    def resume(self, node: CompiledNode, job: Job | None, proc: Processor) -> Outcome:
+    def reopen(self, node: CompiledNode, own: Job, inner: CompiledNode) -> None:
+        own.status = Status.RESOLVED  # as run() left it; resume passed the branch's status on
+
+    def resume(self, node: CompiledNode, job: Job | None, proc: RunContext) -> Outcome:
         own = proc.job_of(node)
         if job is None:
             raise ValueError("condition resumed without a branch job")

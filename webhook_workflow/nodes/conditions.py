@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from ..definition.fields import join, type_name
 from ..errors import DefinitionError, ExpressionError
+from ..fields import join, type_name
 from ..variables.expressions import compile_expression, truthy
-from .calculators import compile_calculation
+from ..variables.expressions.calculators import compile_calculation
 
 __all__ = ["CONDITION_ENGINES", "Condition", "compile_condition"]
 

@@ -13,17 +13,14 @@ import logging
 import traceback
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
-from ..definition.fields import json_value, template
 from ..errors import DefinitionError
-from ..runtime.effects import Call
-from ..runtime.records import Job
-from ..runtime.status import Status
-from .base import CompiledNode, NodeType, Outcome
-
-if TYPE_CHECKING:
-    from ..runtime.processor import Processor
+from ..fields import json_value
+from ..records import Job
+from ..status import Status
+from ..variables.templates import template
+from .base import Call, CompiledNode, NodeType, Outcome, RunContext
 
 __all__ = ["CustomNode", "NodeContext"]
 
@@ -48,6 +45,7 @@ class CustomNode(NodeType):
     """Adapts a host-supplied function or object to the node-type interface."""
 
     summary = "a node type registered by the host application"
+    reports_waiting: ClassVar[bool] = True
 
     def __init__(self, type_name: str, node: Any) -> None:
         self.type_name = type_name  # type: ignore[misc]  # per-instance name of a custom type
@@ -78,7 +76,7 @@ class CustomNode(NodeType):
                 raise exc.within(path) from None
         return config, template(config, path)
 
-    def _context(self, node: CompiledNode, proc: Processor, value: Any) -> NodeContext:
+    def _context(self, node: CompiledNode, proc: RunContext, value: Any) -> NodeContext:
         return NodeContext(
             execution_id=proc.execution.id,
             workflow_key=proc.execution.workflow_key,
@@ -90,7 +88,7 @@ class CustomNode(NodeType):
         )
 
     def run(self, node: CompiledNode, prev: Job | None,
-            proc: Processor) -> Generator[Call, Any, Outcome]:
+            proc: RunContext) -> Generator[Call, Any, Outcome]:
         # A copy: host code may change its config, which must not leak into later runs.
         config = copy.deepcopy(proc.render(node.prepared))
         ctx = self._context(node, proc, None if prev is None else prev.result)
@@ -98,7 +96,7 @@ class CustomNode(NodeType):
         return job
 
     def resume(self, node: CompiledNode, job: Job | None,
-               proc: Processor) -> Generator[Call, Any, Outcome]:
+               proc: RunContext) -> Generator[Call, Any, Outcome]:
         """The node's PENDING job was resumed with ``engine.resume``; ``job.result`` holds the
         value given there. Without a ``resume`` method the job becomes RESOLVED with it."""
         own = proc.job_of(node)
@@ -114,7 +112,7 @@ class CustomNode(NodeType):
 
     @staticmethod
     def _call(fn: Callable[..., Any], args: tuple[Any, ...],
-              proc: Processor) -> Generator[Call, Any, Job]:
+              proc: RunContext) -> Generator[Call, Any, Job]:
         try:
             result = yield Call(fn, args)
         except Exception as exc:

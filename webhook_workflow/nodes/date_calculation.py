@@ -1,5 +1,6 @@
-"""``dateCalculation``: start from a date (or a number) and apply steps such as ``add``,
-``diff``, ``startOfTime`` or ``format``, each step's result feeding the next.
+"""``dateCalculation``: start from a date (or a number) and apply steps, each feeding the next.
+
+Steps such as ``add``, ``diff``, ``startOfTime`` or ``format``.
 
 NocoBase's date-calculation node, whose steps are dayjs calls; the arithmetic itself lives in
 :mod:`webhook_workflow.variables.dates`. The whole config is a template rendered per run.
@@ -16,19 +17,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from functools import partial
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from ..definition.fields import NO_DEFAULT, Field, join, json_value, one_of, type_name
 from ..errors import DefinitionError, TemplateError
-from ..runtime.records import Job
-from ..runtime.status import Status
+from ..fields import NO_DEFAULT, Field, Schema, join, json_value, one_of, schema_hint, type_name
+from ..records import Job
+from ..status import Status
 from ..variables import dates
 from ..variables.dates import DateError
 from ..variables.templates import Template, compile_template
-from .base import CompiledNode, NodeType, Outcome
-
-if TYPE_CHECKING:
-    from ..runtime.processor import Processor
+from .base import CompiledNode, NodeType, Outcome, RunContext
 
 __all__ = ["FUNCTIONS", "DateCalculationNode"]
 
@@ -211,6 +209,28 @@ def _check_static(value: Any, path: str, check: Callable[[Any], Any]) -> None:
             raise DefinitionError(path, str(exc)) from None
 
 
+def _steps_schema() -> Schema:
+    """What :func:`_steps` accepts: each function with its own arguments, the ones without a
+    default given (not null)."""
+    cases = []
+    for name, spec in FUNCTIONS.items():
+        needed = [key for key, arg in spec.args.items() if arg.default is NO_DEFAULT]
+        arguments: Schema = {"propertyNames": {"enum": list(spec.args)}} if spec.args else {
+            "maxProperties": 0}
+        then: Schema = {"properties": {"arguments": arguments}}
+        if needed:
+            arguments.update(type="object", required=needed,
+                             properties={key: {"not": {"type": "null"}} for key in needed})
+            then["required"] = ["arguments"]
+        cases.append({"if": {"properties": {"function": {"const": name}}}, "then": then})
+    return {"type": ["array", "null"], "items": {
+        "type": "object", "required": ["function"], "additionalProperties": False,
+        "properties": {"function": {"enum": list(FUNCTIONS)},
+                       "arguments": {"type": ["object", "null"]}},
+        "allOf": cases}}
+
+
+@schema_hint(_steps_schema)
 def _steps(value: Any, path: str) -> list[dict[str, Any]]:
     """Check the steps; return them with every argument present (defaults filled in)."""
     if value is None:
@@ -286,7 +306,7 @@ class DateCalculationNode(NodeType):
             kind, source = FUNCTIONS[name].gives, f"steps[{i}] ({name})"
         return _Plan(compile_template(config), input_type, value is None)
 
-    def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
+    def run(self, node: CompiledNode, prev: Job | None, proc: RunContext) -> Outcome:
         plan: _Plan = node.prepared
         try:
             result = _calculate(plan, proc.render(plan.template), proc.timezone)

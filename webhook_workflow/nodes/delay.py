@@ -7,16 +7,13 @@ keeps across restarts. A worker then claims it again and resumes the job.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..definition.fields import Field, join, one_of, template
-from ..runtime.records import Job
-from ..runtime.status import Status
-from ..variables.templates import Template
-from .base import CompiledNode, NodeType, Outcome
-
-if TYPE_CHECKING:
-    from ..runtime.processor import Processor
+from ..fields import Field, join, one_of, schema_hint
+from ..records import Job
+from ..status import Status
+from ..variables.templates import Template, template
+from .base import CompiledNode, NodeType, Outcome, RunContext
 
 __all__ = ["DelayNode"]
 
@@ -24,6 +21,7 @@ __all__ = ["DelayNode"]
 UNITS = (1000, 60_000, 3_600_000, 86_400_000, 604_800_000)
 
 
+@schema_hint({"type": ["number", "string"], "minimum": 1})
 def _duration(value: Any, path: str) -> Any:
     from ..errors import DefinitionError
 
@@ -50,7 +48,7 @@ class DelayNode(NodeType):
     def prepare(self, config: dict[str, Any], path: str) -> Template:
         return template(config["duration"], join(path, "duration"))
 
-    def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
+    def run(self, node: CompiledNode, prev: Job | None, proc: RunContext) -> Outcome:
         if proc.execution.sync:
             raise ValueError("a delay cannot wait in a manual run (engine.execute) or a "
                              "subflow; it waits only in webhook-triggered async runs")
@@ -68,7 +66,7 @@ class DelayNode(NodeType):
             return None
         return job.started_at.timestamp() + job.result / 1000
 
-    def resume(self, node: CompiledNode, job: Job | None, proc: Processor) -> Outcome:
+    def resume(self, node: CompiledNode, job: Job | None, proc: RunContext) -> Outcome:
         own = proc.job_of(node)
         if own is None:
             raise ValueError("delay resumed without its job")

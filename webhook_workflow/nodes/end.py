@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from ..definition.fields import Field, one_of
-from ..runtime.records import Job
-from ..runtime.status import Status
-from .base import CompiledNode, NodeType, Outcome, Stop
-
-if TYPE_CHECKING:
-    from ..runtime.processor import Processor
+from ..fields import Field, one_of
+from ..records import Job
+from ..status import Status
+from .base import CompiledNode, NodeType, Outcome, RunContext, Stop
 
 __all__ = ["EndNode"]
 
@@ -22,6 +17,6 @@ class EndNode(NodeType):
     summary = "ends the execution with endStatus"
     fields = (Field("endStatus", one_of(1, -1), 1, "1 = RESOLVED, -1 = FAILED"),)
 
-    def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
+    def run(self, node: CompiledNode, prev: Job | None, proc: RunContext) -> Outcome:
         status = Status(node.config["endStatus"])
         return Stop(Job(status, None), status)

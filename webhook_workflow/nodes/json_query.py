@@ -11,24 +11,31 @@ import copy
 import importlib
 import json
 import math
-import time
+import sys
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from ..definition.fields import Field, check_section, join, json_value, one_of, string, type_name
 from ..errors import DefinitionError
-from ..runtime.effects import Call
-from ..runtime.records import Job
-from ..runtime.status import Status
+from ..fields import (
+    Field,
+    check_section,
+    join,
+    json_value,
+    one_of,
+    schema_hint,
+    section_schema,
+    string,
+    type_name,
+)
+from ..records import Job
+from ..status import Status
 from ..variables.paths import MISSING, Path, compile_path
 from ..variables.templates import Template, compile_template, to_text
-from .base import CompiledNode, NodeType, Outcome
+from .base import Call, CompiledNode, NodeType, Outcome, RunContext
+from .jsonata_errors import JsonataError, error_log, jsonata_fields
 from .jsonpath_engines import MAX_EXPRESSION_LENGTH, QueryError, compile_jsonpath, quoted
-
-if TYPE_CHECKING:
-    from ..runtime.processor import Processor
 
 __all__ = ["ENGINES", "NOCOBASE_DEFAULT_ENGINE", "OPTIONAL_ENGINES", "JsonQueryNode"]
 
@@ -63,11 +70,17 @@ def _compiler(engine: str) -> Compiler:
     if engine not in OPTIONAL_ENGINES:
         return _jsonpath
     module_name, package, extra = OPTIONAL_ENGINES[engine]
+    limit = sys.getrecursionlimit()
     try:
         module = importlib.import_module(module_name)
     except ImportError:
         raise _Unavailable(f"engine {engine!r} needs the package {package}: "
                            f"pip install 'webhook-workflow[{extra}]'") from None
+    finally:
+        # jsonata-python sets the interpreter's recursion limit to 10000 when it is first
+        # imported. That limit is the host's, not an engine's; JSONata's depth is bounded by
+        # the time box (JSONATA_MAX_DEPTH), which the default limit leaves room for.
+        sys.setrecursionlimit(limit)
     if engine == "jmespath":
         return _jmespath(module)
     if not hasattr(module, "Jsonata") or not hasattr(module, "Timebox"):
@@ -106,12 +119,16 @@ def _jmespath(module: Any) -> Compiler:
 
 def _jsonata(module: Any) -> Compiler:
     def compile_(text: str) -> Query:
+        prefix = f"invalid JSONata {quoted(text)}: "
         try:
             expr = module.Jsonata(text)
         except Exception as exc:  # JException, and parser bugs on odd input
-            raise QueryError(f"invalid JSONata {quoted(text)}: {exc}") from None
+            fields = jsonata_fields(exc, text)
+            if fields is not None:
+                raise JsonataError(fields, prefix) from None
+            raise QueryError(f"{prefix}{exc}") from None
         if expr.errors:
-            raise QueryError(f"invalid JSONata {quoted(text)}: {expr.errors[0]}")
+            raise QueryError(f"{prefix}{expr.errors[0]}")
 
         def run(data: Any, seconds: float | None) -> Any:
             limit = JSONATA_TIMEOUT_MS if seconds is None else min(
@@ -119,7 +136,15 @@ def _jsonata(module: Any) -> Compiler:
             frame = module.Jsonata.Frame(None)
             # A fresh time box per run: its clock starts now and its depth counter is ours.
             module.Timebox(frame, limit, JSONATA_MAX_DEPTH)
-            return copy.copy(expr).evaluate(data, frame)
+            try:
+                return copy.copy(expr).evaluate(data, frame)
+            except Exception as exc:
+                # JSONata's own error object (code, position, token ...), read from the
+                # traceback before it is dropped.
+                fields = jsonata_fields(exc, text)
+                if fields is None:
+                    raise
+                raise JsonataError(fields) from None
 
         return run
 
@@ -161,6 +186,7 @@ def _plain(value: Any) -> Any:
 # -- config ----------------------------------------------------------------------------------
 
 
+@schema_hint({"type": ["string", "null"]})
 def _optional_text(value: Any, path: str) -> str | None:
     return None if value is None else string()(value, path)
 
@@ -176,6 +202,7 @@ def _model_key(item: Mapping[str, Any]) -> str:
     return str(item["alias"] or item["path"].replace(".", "_"))
 
 
+@schema_hint(lambda: {"type": "array", "items": section_schema(_MODEL_FIELDS)})
 def _model(value: Any, path: str) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise DefinitionError(path, f"must be an array, got {type_name(value)}")
@@ -196,6 +223,7 @@ def _model(value: Any, path: str) -> list[dict[str, Any]]:
     return out
 
 
+@schema_hint({"type": "string", "maxLength": MAX_EXPRESSION_LENGTH, "pattern": r"\S"})
 def _expression(value: Any, path: str) -> str:
     text: str = string(max_length=MAX_EXPRESSION_LENGTH)(value, path)
     if not text.strip():
@@ -253,20 +281,19 @@ class JsonQueryNode(NodeType):
                          model)
 
     def run(self, node: CompiledNode, prev: Job | None,
-            proc: Processor) -> Generator[Any, Any, Outcome]:
+            proc: RunContext) -> Generator[Any, Any, Outcome]:
         prepared: _Prepared = node.prepared
         text: str = node.config["expression"]
         try:
             data = proc.render(prepared.source)
             if prepared.query is None:
                 text = to_text(proc.render(prepared.expression))
-            seconds = None if proc.deadline is None else proc.deadline - time.monotonic()
+            seconds = None if proc.deadline is None else proc.deadline - proc.clock.monotonic()
             # Evaluation is CPU work that may take a while: under ASGI it runs in a thread.
             result = yield Call(_execute, (prepared, text, data, seconds))
         except Exception as exc:
-            # NocoBase's shape: result null, the details in the job's log.
-            return Job(Status.ERROR, None, f"{prepared.engine} query {quoted(text, 400)} "
-                       f"failed: {type(exc).__name__}: {exc}")
+            # NocoBase's shape: result null, the error's fields in the job's log.
+            return Job(Status.ERROR, None, error_log(exc))
         return Job(Status.RESOLVED, result)
 
 

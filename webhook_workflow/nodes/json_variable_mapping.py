@@ -8,26 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from ..definition.fields import (
+from ..errors import DefinitionError
+from ..fields import (
     Field,
     boolean,
     check_section,
     join,
     json_value,
+    schema_hint,
+    section_schema,
     string,
     type_name,
 )
-from ..errors import DefinitionError
-from ..runtime.records import Job
-from ..runtime.status import Status
+from ..records import Job
+from ..status import Status
+from ..variables.expressions.values import truthy
 from ..variables.paths import MISSING, compile_path
 from ..variables.templates import Template, compile_template
-from .base import CompiledNode, NodeType, Outcome
-
-if TYPE_CHECKING:
-    from ..runtime.processor import Processor
+from .base import CompiledNode, NodeType, Outcome, RunContext
 
 __all__ = ["ARRAY_SEGMENT", "NOT_A_CONTAINER", "JsonVariableMappingNode"]
 
@@ -40,7 +40,8 @@ NOT_A_CONTAINER: Final = "The input data is not an object nor an array"
 @dataclass(frozen=True, slots=True)
 class _Step:
     key: str
-    #: The list index the segment denotes (``"0"``, not ``"01"``), or None.
+    #: The array index the segment denotes in JavaScript (``"0"``, not ``"01"`` or
+    #: ``"-1"``), or None.
     index: int | None
     #: True for :data:`ARRAY_SEGMENT`.
     array: bool
@@ -50,20 +51,29 @@ class _Step:
 class _Variable:
     key: str
     steps: tuple[_Step, ...]
-    #: ``paths`` form: only :data:`ARRAY_SEGMENT` maps over a list (as NocoBase generates
-    #: them); ``path`` form: any segment that meets a list maps over it.
+    #: ``paths`` form, read as NocoBase reads it: only :data:`ARRAY_SEGMENT` maps over a
+    #: list; ``path`` form: any name segment that meets a list maps over it.
     explicit: bool
 
 
+# JavaScript array indices stop below 2**32 - 1; a longer digit run is an ordinary key.
+_MAX_INDEX: Final = 2**32 - 2
+
+
 def _step(segment: str) -> _Step:
-    digits = segment.isascii() and segment.isdigit() and (segment == "0" or segment[0] != "0")
-    return _Step(segment, int(segment) if digits else None, segment == ARRAY_SEGMENT)
+    digits = (segment.isascii() and segment.isdigit() and len(segment) <= 10
+              and (segment == "0" or segment[0] != "0"))
+    index = int(segment) if digits else None
+    return _Step(segment, index if index is not None and index <= _MAX_INDEX else None,
+                 segment == ARRAY_SEGMENT)
 
 
+@schema_hint({"type": ["string", "null"]})
 def _optional_text(value: Any, path: str) -> str | None:
     return None if value is None else string()(value, path)
 
 
+@schema_hint({"type": ["array", "null"], "minItems": 1, "items": {"type": ["string", "integer"]}})
 def _segments(value: Any, path: str) -> list[str] | None:
     if value is None:
         return None
@@ -88,6 +98,10 @@ _VARIABLE_FIELDS = (
 )
 
 
+# Each item names where its value is: `paths` or, without them, `path`.
+@schema_hint(lambda: {"type": "array", "items": {**section_schema(_VARIABLE_FIELDS), "anyOf": [
+    {"required": ["path"], "properties": {"path": {"type": "string"}}},
+    {"required": ["paths"], "properties": {"paths": {"type": "array"}}}]}})
 def _variables(value: Any, path: str) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise DefinitionError(path, f"must be an array, got {type_name(value)}")
@@ -128,8 +142,10 @@ class JsonVariableMappingNode(NodeType):
               "usually `{{$jobsMapByNodeKey.<key>}}`"),
         Field("variables", _variables, [], "`[{key, path}]` or NocoBase's `[{key, paths, "
               "name?}]`; the result is `{key: value at path}`"),
-        Field("parseArray", boolean, False, "true: numeric segments index lists; false: a "
-              "list met on the path maps the rest of the path over its items"),
+        Field("parseArray", boolean, False, "false: the `___arr$___` marker (and, in the "
+              "`path` form, a name segment) maps the rest of the path over a list's items; "
+              "true: markers are skipped and nothing maps; numeric segments index lists "
+              "either way"),
     )
 
     def prepare(self, config: dict[str, Any], path: str) -> tuple[Template, tuple[_Variable, ...]]:
@@ -139,7 +155,7 @@ class JsonVariableMappingNode(NodeType):
             raise DefinitionError(join(path, "dataSource"), str(exc)) from None
         return source, tuple(_compile_variable(item) for item in config["variables"])
 
-    def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
+    def run(self, node: CompiledNode, prev: Job | None, proc: RunContext) -> Outcome:
         source, variables = node.prepared
         data = proc.render(source)
         if not isinstance(data, Mapping | list | tuple):
@@ -147,60 +163,131 @@ class JsonVariableMappingNode(NodeType):
         parse_array: bool = node.config["parseArray"]
         result: dict[str, Any] = {}
         for variable in variables:
-            found = _walk(data, variable.steps, 0, parse_array, variable.explicit)
+            if variable.explicit:
+                found = _nocobase_value(data, variable.steps, 0, parse_array)
+            else:
+                found = _walk(data, variable.steps, 0, parse_array)
             result[variable.key] = None if found is MISSING else found
         return Job(Status.RESOLVED, result)
 
 
-def _walk(value: Any, steps: tuple[_Step, ...], at: int, parse_array: bool,
-          explicit: bool) -> Any:
-    """The value at ``steps[at:]`` in ``value``, or MISSING.
+def _get(value: Any, step: _Step) -> Any:
+    """``value[step.key]`` as JavaScript reads a property of a JSON value, or MISSING.
 
-    Mapping over a list gives the list of what the rest of the path finds in each item.
-    Items where it finds nothing are left out (as in NocoBase); falsy values that are there
+    An object's own key; on an array a canonical index (``"0"``, ``"12"``) in range, or
+    ``length``; on a string the same, by UTF-16 code units as JavaScript counts them.
+    Anything else, numbers and booleans included, has no such property.
+    """
+    if isinstance(value, Mapping):
+        return value.get(step.key, MISSING)
+    if isinstance(value, list | tuple):
+        if step.index is not None:
+            return value[step.index] if step.index < len(value) else MISSING
+        return len(value) if step.key == "length" else MISSING
+    if isinstance(value, str):
+        if value.isascii() or all(ord(c) <= 0xFFFF for c in value):
+            units: Any = value
+        else:
+            units = value.encode("utf-16-le")
+        count = len(units) if units is value else len(units) // 2
+        if step.index is not None:
+            if step.index >= count:
+                return MISSING
+            if units is value:
+                return value[step.index]
+            unit = units[2 * step.index:2 * step.index + 2].decode("utf-16-le", "replace")
+            return unit  # half of a surrogate pair: U+FFFD, as JSON cannot carry it
+        return count if step.key == "length" else MISSING
+    return MISSING
+
+
+def _nocobase_value(value: Any, steps: tuple[_Step, ...], at: int, parse_array: bool) -> Any:
+    """NocoBase's ``getVaule`` for the ``paths`` form: the value at ``steps[at:]``, or MISSING.
+
+    Each segment is a JavaScript property read (:func:`_get`), so numeric segments index
+    arrays whatever ``parseArray`` says; only the array marker depends on it: without
+    ``parseArray`` it maps the rest of the path over a list (an empty list on anything
+    else), with it the marker is skipped.
+    """
+    if at < len(steps) and steps[at].array:
+        at += 1
+        if not parse_array:
+            return _nocobase_map(value, steps, at)
+    if at == len(steps):
+        return MISSING  # a marker as the last segment: JavaScript reads ``value[undefined]``
+    found = _get(value, steps[at])
+    if at + 1 == len(steps) or found is MISSING:
+        return found
+    if not truthy(found):
+        # NocoBase returns a falsy value met before the end of the path as the result
+        # ({"a": 0} at a.b gives 0); nothing is there, so nothing is found.
+        return MISSING
+    return _nocobase_value(found, steps, at + 1, parse_array)
+
+
+def _nocobase_map(items: Any, steps: tuple[_Step, ...], at: int) -> list[Any]:
+    """NocoBase's ``getArrValue``: the rest of the path read in each item of a list.
+
+    Items where nothing is found are left out, as in NocoBase; falsy values that are there
     (0, "", false, null) are kept, where NocoBase drops them too. An item that is itself a
-    list is mapped in turn and its values join the same flat list.
+    list at a further marker is mapped in turn and its values join the same list (NocoBase
+    keeps only the last such item's values). Without a next segment nothing is read.
+    """
+    if not isinstance(items, list | tuple) or at == len(steps):
+        return []
+    step, out = steps[at], []
+    for item in items:
+        if at + 1 == len(steps):
+            found = _get(item, step)
+        elif step.array and isinstance(item, list | tuple):
+            out.extend(_nocobase_map(item, steps, at + 1))
+            continue
+        else:
+            found = _get(item, step)
+            if found is not MISSING:
+                found = _nocobase_value(found, steps, at + 1, False) if truthy(found) else (
+                    MISSING)
+        if found is not MISSING:
+            out.append(found)
+    return out
+
+
+def _maps(step: _Step) -> bool:
+    """Whether ``step`` maps over a list in the ``path`` form (an index or ``length`` reads
+    the list itself)."""
+    return step.array or (step.index is None and step.key != "length")
+
+
+def _walk(value: Any, steps: tuple[_Step, ...], at: int, parse_array: bool) -> Any:
+    """The value at ``steps[at:]`` in ``value`` for the native ``path`` form, or MISSING.
+
+    Segments are read as :func:`_get` reads them. Without ``parseArray``, a name segment
+    that meets a list maps the rest of the path over its items instead, giving the list of
+    what it finds in each: items where it finds nothing are left out, falsy values are kept,
+    and an item that is itself a list is mapped in turn, its values joining the same list.
     """
     while at < len(steps):
         step = steps[at]
-        if isinstance(value, list | tuple):
-            if parse_array:
-                if step.array:  # NocoBase's marker before an index: nothing to do
-                    at += 1
-                    continue
-                if step.index is None:
-                    return MISSING
-                if step.index >= len(value):
-                    return MISSING
-                value = value[step.index]
-            elif step.array or not explicit:
-                rest = at + 1 if step.array else at
-                return _map(value, steps, rest, parse_array, explicit)
-            else:
-                return MISSING  # explicit paths read a list only through the marker
-        elif isinstance(value, Mapping) and not step.array:
-            value = value.get(step.key, MISSING)
+        if isinstance(value, list | tuple) and not parse_array and _maps(step):
+            return _map(value, steps, at + 1 if step.array else at)
+        if not step.array:  # a marker before an index, or with nothing to map: skipped
+            value = _get(value, step)
             if value is MISSING:
                 return MISSING
-        else:
-            return MISSING
         at += 1
     return value
 
 
-def _map(items: list[Any] | tuple[Any, ...], steps: tuple[_Step, ...], at: int,
-         parse_array: bool, explicit: bool) -> list[Any]:
+def _map(items: list[Any] | tuple[Any, ...], steps: tuple[_Step, ...], at: int) -> list[Any]:
     if at == len(steps):
         return list(items)
     out: list[Any] = []
     for item in items:
-        found = _walk(item, steps, at, parse_array, explicit)
+        found = _walk(item, steps, at, False)
         if found is MISSING:
             continue
-        if isinstance(item, list | tuple):
-            # A nested list level was mapped too (found is a list): its values join this
-            # flat list.
-            out.extend(found)
+        if isinstance(item, list | tuple) and _maps(steps[at]):
+            out.extend(found)  # a nested list level, mapped too: its values join this list
         else:
             out.append(found)
     return out

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from ..definition.fields import Field, boolean, check_section, join, one_of, template
 from ..errors import DefinitionError
-from ..runtime.records import Job
-from ..runtime.status import Status
-from .base import CompiledNode, NodeType, Outcome, RunBranch
+from ..fields import Field, boolean, check_section, join, one_of, schema_hint, section_schema
+from ..records import Job
+from ..status import Status
+from ..variables.templates import template
+from .base import CompiledNode, NodeType, Outcome, RunBranch, RunContext
 from .conditions import Condition, compile_condition
-
-if TYPE_CHECKING:
-    from ..runtime.processor import Processor
 
 __all__ = ["LoopNode"]
 
@@ -36,6 +34,7 @@ _CONDITION_FIELDS = (
 )
 
 
+@schema_hint(lambda: {"anyOf": [{"enum": [False, None]}, section_schema(_CONDITION_FIELDS)]})
 def _condition(value: Any, path: str) -> Any:
     if value is False or value is None:
         return False
@@ -81,7 +80,7 @@ class LoopNode(NodeType):
             node.prepared.branch = index
 
     # -- running ------------------------------------------------------------------------------
-    def _items(self, node: CompiledNode, proc: Processor) -> tuple[int, Any]:
+    def _items(self, node: CompiledNode, proc: RunContext) -> tuple[int, Any]:
         target = proc.render(node.prepared.target)
         if target is None:
             return 0, None
@@ -93,73 +92,97 @@ class LoopNode(NodeType):
             raise ValueError(f"loop target must not be negative, got {target}")
         return math.floor(target), None
 
-    def _scope(self, node: CompiledNode, proc: Processor, index: int, length: int,
+    def _scope(self, node: CompiledNode, proc: RunContext, index: int, length: int,
                items: Any) -> None:
         item = index if items is None else items[index]
         proc.scopes[node.key] = {"item": item, "index": index, "sequence": index + 1,
                                  "length": length}
 
-    def _check(self, node: CompiledNode, proc: Processor) -> bool:
+    def _check(self, node: CompiledNode, proc: RunContext) -> bool:
         condition = node.prepared.condition
         return condition is None or condition.holds(proc.scope)
 
-    def _next(self, node: CompiledNode, job: Job, proc: Processor, index: int) -> Outcome:
-        """Start iteration ``index`` or finish the loop."""
-        length, items = self._items(node, proc)
-        limit = int(proc.settings.get("loop_limit", 10_000))
-        spec = node.config["condition"]
-        result = job.result
-        while index < length:
-            if result["looped"] >= limit:
-                job.status, result["exceeded"] = Status.ERROR, True
-                result["message"] = f"loop_limit ({limit}) exceeded"
-                return job
-            self._scope(node, proc, index, length, items)
-            if spec and spec["checkpoint"] == 0 and not self._check(node, proc):
-                if not spec["continueOnFalse"]:
-                    result["broken"] = True
-                    job.status = Status.RESOLVED
-                    return job
-                result["looped"] += 1
-                index += 1
-                continue
-            result["looped"] += 1
-            return RunBranch(job, node.prepared.branch)
-        job.status = Status.RESOLVED
-        return job
+    @staticmethod
+    def _checks(spec: Any) -> bool:
+        # NocoBase checks only a condition with a calculation or an expression (as in
+        # JavaScript, any calculation object counts, an empty expression does not).
+        return bool(spec) and (spec["calculation"] is not None or bool(spec["expression"]))
 
-    def restore(self, node: CompiledNode, job: Job, proc: Processor) -> None:
-        index = job.result.get("looped", 0) - 1
+    def restore(self, node: CompiledNode, job: Job, proc: RunContext) -> None:
+        index = job.result.get("looped", 0)
         length, items = self._items(node, proc)
         if 0 <= index < length:
             self._scope(node, proc, index, length, items)
 
-    def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
+    def reopen(self, node: CompiledNode, own: Job, inner: CompiledNode) -> None:
+        # resume() counted the failed iteration as looped: it runs again.
+        own.result["looped"] = max(0, own.result.get("looped", 1) - 1)
+        own.result.pop("broken", None)
+        own.status = Status.PENDING
+
+    def run(self, node: CompiledNode, prev: Job | None, proc: RunContext) -> Outcome:
+        # ``looped`` is the index of the item being run (items taken so far), ``done`` the
+        # iterations that ended well, as in NocoBase's LoopInstruction.
         job = Job(Status.PENDING, {"looped": 0, "done": 0})
-        if not node.branches:
+        length, items = self._items(node, proc)
+        if not node.branches or not length:
             job.status = Status.RESOLVED
             return job
-        return self._next(node, job, proc, 0)
+        result = job.result
+        spec = node.config["condition"]
+        if self._checks(spec) and spec["checkpoint"] == 0:
+            while result["looped"] < length:
+                self._scope(node, proc, result["looped"], length, items)
+                if self._check(node, proc):
+                    break
+                # Before the first item, a false check counts the item as looped.
+                result["looped"] += 1
+                if not spec["continueOnFalse"]:
+                    result["broken"] = True
+                    job.status = Status.RESOLVED
+                    return job
+            if result["looped"] >= length:
+                job.status = Status.RESOLVED
+                return job
+        self._scope(node, proc, result["looped"], length, items)
+        return RunBranch(job, node.prepared.branch)
 
-    def resume(self, node: CompiledNode, job: Job | None, proc: Processor) -> Outcome:
+    def resume(self, node: CompiledNode, job: Job | None, proc: RunContext) -> Outcome:
         own = proc.job_of(node)
         if own is None or job is None:
             raise ValueError("loop resumed without its own job")
         result = own.result
-        index = result["looped"] - 1
-        if job.status == Status.RESOLVED or node.config["exit"] == CONTINUE:
+        result["looped"] += 1
+        leave = node.config["exit"]
+        if job.status == Status.RESOLVED or (job.status < 0 and leave == CONTINUE):
             result["done"] += 1
-        elif node.config["exit"] == BREAK:
+            length, items = self._items(node, proc)
+            spec = node.config["condition"]
+            if self._checks(spec):
+                # Whatever the checkpoint, the next item is checked before it runs: "after
+                # each" differs from "before each" only in not checking the first item.
+                while result["looped"] < length:
+                    self._scope(node, proc, result["looped"], length, items)
+                    if self._check(node, proc):
+                        break
+                    if not spec["continueOnFalse"]:
+                        result["broken"] = True
+                        own.status = Status.RESOLVED
+                        return own
+                    result["looped"] += 1
+            if result["looped"] >= length:
+                own.status = Status.RESOLVED
+                return own
+            limit = int(proc.settings.get("loop_limit", 10_000))
+            if result["done"] >= limit:
+                own.status, result["exceeded"] = Status.ERROR, True
+                result["message"] = f"loop_limit ({limit}) exceeded"
+                return own
+            self._scope(node, proc, result["looped"], length, items)
+            return RunBranch(own, node.prepared.branch)
+        if leave:  # BREAK (or CONTINUE after a status that is not a failure)
             result["broken"] = True
             own.status = Status.RESOLVED
-            return own
         else:
             own.status = job.status
-            return own
-        spec = node.config["condition"]
-        if (spec and spec["checkpoint"] == 1 and not spec["continueOnFalse"]
-                and not self._check(node, proc)):
-            result["broken"] = True
-            own.status = Status.RESOLVED
-            return own
-        return self._next(node, own, proc, index + 1)
+        return own

@@ -8,18 +8,25 @@ when its "otherwise" branch ran and succeeded. A condition holds by JavaScript t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from ..definition.fields import Field, boolean, check_section, join, one_of, string, type_name
 from ..errors import DefinitionError
-from ..runtime.records import Job
-from ..runtime.status import Status
+from ..fields import (
+    Field,
+    boolean,
+    check_section,
+    join,
+    one_of,
+    schema_hint,
+    section_schema,
+    string,
+    type_name,
+)
+from ..records import Job
+from ..status import Status
 from ..variables.expressions import truthy
-from .base import CompiledNode, NodeType, Outcome, RunBranch
+from .base import CompiledNode, NodeType, Outcome, RunBranch, RunContext, Stop
 from .conditions import CONDITION_ENGINES, Condition, compile_condition
-
-if TYPE_CHECKING:
-    from ..runtime.processor import Processor
 
 __all__ = ["MAX_CONDITIONS", "MultiConditionsNode"]
 
@@ -35,11 +42,13 @@ _CONDITION_FIELDS = (
     Field("uid", string(), None, "an id for editors; not used when running"),
     Field("title", string(), None, "a label for editors and docs"),
     Field("engine", one_of(*CONDITION_ENGINES), "basic", "`basic`, `math.js` or `formula.js`"),
-    Field("calculation", _any, None, "the basic engine's `{group: ...}` tree"),
+    Field("calculation", _any, None, "the basic engine's `{group: ...}` tree or one item"),
     Field("expression", _any, None, "expression for `math.js` / `formula.js`"),
 )
 
 
+@schema_hint(lambda: {"type": "array", "maxItems": MAX_CONDITIONS,
+                      "items": section_schema(_CONDITION_FIELDS)})
 def _conditions(value: Any, path: str) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise DefinitionError(path, f"must be an array, got {type_name(value)}")
@@ -70,7 +79,7 @@ class MultiConditionsNode(NodeType):
                               join(where, i))
             for i, item in enumerate(config["conditions"]))
 
-    def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
+    def run(self, node: CompiledNode, prev: Job | None, proc: RunContext) -> Outcome:
         outcomes: list[Any] = []
         for i, condition in enumerate(node.prepared):
             value = condition.evaluate(proc.scope)
@@ -82,15 +91,20 @@ class MultiConditionsNode(NodeType):
         job = Job(status, {"conditions": outcomes, "branch": 0})
         return RunBranch(job, 0) if 0 in node.branches else job
 
-    def resume(self, node: CompiledNode, job: Job | None, proc: Processor) -> Outcome:
+    def reopen(self, node: CompiledNode, own: Job, inner: CompiledNode) -> None:
+        """Nothing to undo: a failing branch ended the execution, the job kept run()'s
+        status."""
+
+    def resume(self, node: CompiledNode, job: Job | None, proc: RunContext) -> Outcome:
         own = proc.job_of(node)
         if job is None:
             raise ValueError("multi-conditions resumed without a branch job")
         if own is None:
             return Job(job.status, job.result)
         if job.status != Status.RESOLVED:
-            # The branch failed: the node ends with the branch's status, keeping its result.
-            own.status = job.status
+            # As NocoBase's processor.exit(branchJob.status): the branch's status ends the
+            # whole execution; the node's own job keeps what run() decided.
+            return Stop(own, job.status)
         # A resolved branch leaves the node as run() decided: RESOLVED for a match, and for
         # "otherwise" RESOLVED or FAILED by continueOnNoMatch.
         return own

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..definition.fields import Field, join, json_value, template
-from ..runtime.records import Job
-from ..runtime.status import Status
-from ..variables.templates import Template
-from .base import CompiledNode, NodeType, Outcome
-
-if TYPE_CHECKING:
-    from ..runtime.processor import Processor
+from ..fields import Field, join, json_value
+from ..records import Job
+from ..status import Status
+from ..variables.templates import Template, template
+from .base import CompiledNode, NodeType, Outcome, RunContext
 
 __all__ = ["OutputNode"]
 
@@ -26,7 +23,7 @@ class OutputNode(NodeType):
     def prepare(self, config: dict[str, Any], path: str) -> Template:
         return template(config["value"], join(path, "value"))
 
-    def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
+    def run(self, node: CompiledNode, prev: Job | None, proc: RunContext) -> Outcome:
         value = proc.render(node.prepared)
         proc.execution.output = value
         return Job(Status.RESOLVED, value)

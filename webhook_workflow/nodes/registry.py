@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .base import NodeType
 from .calculation import CalculationNode
+from .callback import CallbackNode
 from .condition import ConditionNode
 from .date_calculation import DateCalculationNode
 from .delay import DelayNode
@@ -26,9 +27,9 @@ from .variable import VariableNode
 __all__ = ["BUILTIN_NODES", "NOCOBASE_ONLY_NODES", "builtin_nodes"]
 
 BUILTIN_NODES: tuple[type[NodeType], ...] = (
-    CalculationNode, ConditionNode, DateCalculationNode, DelayNode, EndNode, JsonQueryNode,
-    JsonVariableMappingNode, LoopNode, MultiConditionsNode, OutputNode, ParallelNode,
-    RequestNode, ResponseNode, SubflowNode, VariableNode,
+    CalculationNode, CallbackNode, ConditionNode, DateCalculationNode, DelayNode, EndNode,
+    JsonQueryNode, JsonVariableMappingNode, LoopNode, MultiConditionsNode, OutputNode,
+    ParallelNode, RequestNode, ResponseNode, SubflowNode, VariableNode,
 )
 
 #: NocoBase node types that act on NocoBase itself (its collections, users, AI services, user

@@ -16,37 +16,37 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 from collections.abc import Generator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from ..definition.fields import (
+from ..errors import DefinitionError
+from ..fields import (
     HEADER_NAME,
     NO_DEFAULT,
     Checker,
     Field,
     boolean,
+    caseless,
     check_section,
     integer,
     join,
     json_value,
     one_of,
+    schema_hint,
+    schema_of,
+    section_schema,
     type_name,
 )
-from ..errors import DefinitionError
 from ..http.response import HeaderInjection
-from ..runtime.effects import Call
-from ..runtime.records import Job
-from ..runtime.status import Status
-from ..variables.templates import Template, compile_template, find_placeholders, json_default
+from ..jsoncodec import json_default
+from ..records import Job
+from ..status import Status
+from ..variables.templates import _PLACEHOLDER, Template, compile_template, find_placeholders
 from ..variables.templates import to_text as text
-from .base import CompiledNode, NodeType, Outcome
+from .base import Call, CompiledNode, NodeType, Outcome, RunContext
 from .request_policy import RequestPolicy, policy_of
 from .request_transport import Failure, PreparedRequest, normalise_url, perform
-
-if TYPE_CHECKING:
-    from ..runtime.processor import Processor
 
 __all__ = ["CONTENT_TYPES", "METHODS", "RequestNode", "build_request"]
 
@@ -68,6 +68,8 @@ class _Refused(Exception):
 def _or_template(check: Checker) -> Checker:
     """Keep a string holding a placeholder as is: it is checked again once rendered."""
 
+    @schema_hint(lambda: {"anyOf": [{"type": "string", "pattern": _PLACEHOLDER.pattern},
+                                    schema_of(check)]})
     def checker(value: Any, path: str) -> Any:
         if isinstance(value, str) and find_placeholders(value):
             return value
@@ -76,12 +78,14 @@ def _or_template(check: Checker) -> Checker:
     return checker
 
 
+@schema_hint({"type": "string"})
 def _url(value: Any, path: str) -> str:
     if not isinstance(value, str):
         raise DefinitionError(path, f"must be a string, got {type_name(value)}")
     return value
 
 
+@schema_hint({"type": "string", "pattern": "^(?:" + "|".join(map(caseless, METHODS)) + ")$"})
 def _method(value: Any, path: str) -> str:
     if isinstance(value, str) and value.upper() in METHODS:
         return value.upper()
@@ -91,6 +95,7 @@ def _method(value: Any, path: str) -> str:
 _KNOWN_TYPE = one_of(*CONTENT_TYPES)
 
 
+@schema_hint({"enum": list(CONTENT_TYPES)})
 def _content_type(value: Any, path: str) -> str:
     if value == "multipart/form-data":
         raise DefinitionError(path, "multipart/form-data (file upload) is not supported; use "
@@ -98,6 +103,9 @@ def _content_type(value: Any, path: str) -> str:
     return str(_KNOWN_TYPE(value, path))
 
 
+@schema_hint({"type": "string", "pattern": r"^\s*" + HEADER_NAME.pattern[:-2] + r"\s*$",
+              "not": {"pattern": r"^\s*(?:" + "|".join(map(caseless, sorted(_SET_BY_CLIENT)))
+                      + r")\s*$"}})
 def _header_name(value: Any, path: str) -> str:
     name = value.strip() if isinstance(value, str) else value
     if not isinstance(name, str) or not HEADER_NAME.match(name):
@@ -107,6 +115,7 @@ def _header_name(value: Any, path: str) -> str:
     return str(value)
 
 
+@schema_hint({"type": ["string", "number", "boolean", "null"], "pattern": "^[^\\r\\n\\x00]*$"})
 def _header_value(value: Any, path: str) -> Any:
     if value is not None and not isinstance(value, str | int | float):
         raise DefinitionError(path, f"must be a string, got {type_name(value)}")
@@ -115,6 +124,7 @@ def _header_value(value: Any, path: str) -> Any:
     return value
 
 
+@schema_hint({"type": "string", "pattern": r"\S"})
 def _param_name(value: Any, path: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise DefinitionError(path, "must be a non-empty string")
@@ -122,6 +132,7 @@ def _param_name(value: Any, path: str) -> str:
 
 
 def _pairs(fields: tuple[Field, ...]) -> Checker:
+    @schema_hint(lambda: {"type": "array", "items": section_schema(fields)})
     def check(value: Any, path: str) -> list[dict[str, Any]]:
         if not isinstance(value, list):
             raise DefinitionError(path, f"must be an array, got {type_name(value)}")
@@ -164,14 +175,15 @@ class RequestNode(NodeType):
             raise DefinitionError(path, str(exc)) from None
 
     def run(self, node: CompiledNode, prev: Job | None,
-            proc: Processor) -> Generator[Call, Any, Outcome]:
+            proc: RunContext) -> Generator[Call, Any, Outcome]:
         config = dict(proc.render(node.prepared))
         ignore_fail = config.get("ignoreFail") is True
         try:
             for name, check in _RENDERED:
                 config[name] = check(config[name], name)
             request = build_request(config, f"{proc.execution.id}:{node.key}",
-                                    _seconds(config["timeout"], proc.deadline),
+                                    _seconds(config["timeout"], proc.deadline,
+                                             proc.clock.monotonic()),
                                     policy_of(proc.settings.get("request_policy")))
         except (_Refused, DefinitionError) as exc:
             return _failure_job(Failure(str(exc)), ignore_fail)
@@ -195,11 +207,12 @@ def _failure_job(failure: Failure, ignore_fail: bool) -> Job:
     return Job(Status.ABORTED if failure.timed_out else Status.FAILED, result)
 
 
-def _seconds(timeout_ms: int, deadline: float | None) -> float:
-    """The configured timeout, shortened to the execution's own deadline when that is sooner."""
+def _seconds(timeout_ms: int, deadline: float | None, now: float) -> float:
+    """The configured timeout, shortened to the execution's own deadline (``now`` on its
+    clock) when that is sooner."""
     seconds = timeout_ms / 1000
     if deadline is not None:
-        seconds = min(seconds, max(deadline - time.monotonic(), 0.001))
+        seconds = min(seconds, max(deadline - now, 0.001))
     return seconds
 
 

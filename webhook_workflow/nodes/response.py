@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..http.response import RESPONSE_FIELDS, ResponseSpec, compile_response
-from ..runtime.records import Job
-from ..runtime.status import Status
-from .base import CompiledNode, NodeType, Outcome, Stop
-
-if TYPE_CHECKING:
-    from ..runtime.processor import Processor
+from ..records import Job
+from ..status import Status
+from .base import CompiledNode, NodeType, Outcome, RunContext, Stop
 
 __all__ = ["ResponseNode"]
 
@@ -26,7 +23,7 @@ class ResponseNode(NodeType):
     def compile(self, config: Any, path: str) -> tuple[dict[str, Any], ResponseSpec]:
         return compile_response(config, path)
 
-    def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
+    def run(self, node: CompiledNode, prev: Job | None, proc: RunContext) -> Outcome:
         answer = node.prepared.render(proc.scope)  # HeaderInjection → an ERROR job
         record = answer.to_record()
         proc.response = answer

@@ -3,23 +3,21 @@
 The child execution runs inside this one's driver (its effects go through the same sync or
 async driver) and is recorded like any other, with ``parent_id`` set. The child's
 ``options.stackLimit`` bounds recursion: a workflow cannot appear in its own chain of callers
-more often than that.
+more often than that. A call past the limit is skipped, as NocoBase's dispatcher skips such a
+trigger: no child execution, the node is RESOLVED with a null result and a log saying why,
+and the executions already running end normally.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..definition.fields import Field, join, json_value, string, template
-from ..runtime.effects import Call
-from ..runtime.records import Job
-from ..runtime.status import Status
-from ..variables.templates import Template
-from .base import CompiledNode, NodeType, Outcome
-
-if TYPE_CHECKING:
-    from ..runtime.processor import Processor
+from ..fields import Field, join, json_value, string
+from ..records import Job
+from ..status import Status
+from ..variables.templates import Template, template
+from .base import Call, CompiledNode, NodeType, Outcome, RunContext
 
 __all__ = ["SubflowNode"]
 
@@ -40,7 +38,7 @@ class SubflowNode(NodeType):
         return template(config["context"], join(path, "context"))
 
     def run(self, node: CompiledNode, prev: Job | None,
-            proc: Processor) -> Generator[Call, Any, Outcome]:
+            proc: RunContext) -> Generator[Call, Any, Outcome]:
         context = proc.render(node.prepared)
         if context is None:
             context = {}
@@ -51,7 +49,11 @@ class SubflowNode(NodeType):
             raise RuntimeError("subflows need an engine")
         try:
             child = proc.spawn(node.config["workflow"], context, proc)
-        except (LookupError, RecursionError) as exc:
+        except RecursionError as exc:
+            proc.logger.warning("execution %s: subflow %s skipped: %s", proc.execution.id,
+                                node.key, exc)
+            return Job(Status.RESOLVED, None, f"skipped: {exc}")
+        except LookupError as exc:
             return Job(Status.FAILED, {"message": str(exc)})
         try:
             status = yield from child.steps()

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..definition.fields import Field, join, json_value, string, template
 from ..errors import DefinitionError
-from ..runtime.records import Job
-from ..runtime.status import Status
-from ..variables.templates import Template
-from .base import CompiledNode, NodeType, Outcome
-
-if TYPE_CHECKING:
-    from ..runtime.processor import Processor
+from ..fields import Field, full_match, join, json_value, schema_hint, string
+from ..records import Job
+from ..status import Status
+from ..variables.templates import Template, template
+from .base import CompiledNode, NodeType, Outcome, RunContext
 
 __all__ = ["VariableNode"]
 
 
+@schema_hint({"type": ["string", "null"], "pattern": full_match(r"[A-Za-z0-9_-]+")})
 def _target(value: Any, path: str) -> Any:
     return None if value is None else string(r"[A-Za-z0-9_-]+", what="a node key")(value, path)
 
@@ -48,9 +46,9 @@ class VariableNode(NodeType):
         if other.type != self.type_name or other is node:
             raise DefinitionError(where, f"node {target!r} is not another variable node")
 
-    def run(self, node: CompiledNode, prev: Job | None, proc: Processor) -> Outcome:
+    def run(self, node: CompiledNode, prev: Job | None, proc: RunContext) -> Outcome:
         value = proc.render(node.prepared)
         target = node.config["target"]
         if target is not None:
-            proc.save_job(proc.workflow.nodes[target], Job(Status.RESOLVED, value))
+            proc.save_job(proc.node(target), Job(Status.RESOLVED, value))
         return Job(Status.RESOLVED, value)

@@ -1,1 +1,1 @@
-"""Execution runtime: statuses, the processor (run loop) and the background dispatcher."""
+"""Execution runtime: the processor (run loop), its drivers, the catalog and the dispatcher."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..definition.compile import CompiledWorkflow
 from ..errors import DefinitionError
+from ..logs import fields
 from ..store.base import Store
 
 __all__ = ["Catalog"]
@@ -114,7 +115,7 @@ class Catalog:
                 compiled = self._compile(definition)
             except DefinitionError as exc:
                 logger.error("workflow %s version %s cannot be compiled any more: %s", key,
-                             version, exc)
+                             version, exc, extra=fields(workflow_key=key))
                 return None
             compiled = dataclasses.replace(compiled, version=version)
             versions[version] = compiled

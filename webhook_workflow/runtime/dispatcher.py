@@ -13,9 +13,11 @@ import time
 from collections.abc import Callable, Collection
 
 from ..errors import StoreUnavailable
+from ..ids import new_id
+from ..instruments import NO_INSTRUMENTS, Instruments
+from ..logs import fields
+from ..records import Execution
 from ..store.base import Store
-from .ids import new_id
-from .records import Execution
 
 __all__ = ["Dispatcher"]
 
@@ -38,7 +40,12 @@ class Dispatcher:
         #: Ids of the executions this process runs now (async and sync): their leases are
         #: renewed by the heartbeat.
         self.running: set[str] = set()
+        #: Cancels asked of executions this process runs (by id: the reason), found by the
+        #: heartbeat in the store or set here; a run stops before its next node.
+        self.cancels: dict[str, str] = {}
         self.owner = f"worker-{new_id()}"
+        #: Told of the store calls that fail here (set by the engine).
+        self.instruments: Instruments = NO_INSTRUMENTS
         self._run = run
         self._keys = workflow_keys
         self._size = workers
@@ -89,6 +96,9 @@ class Dispatcher:
                 running = list(self.running)
                 if running:
                     self.store.renew(self.owner, running, self.lease)
+                    asked = self.store.cancel_requests(running)
+                    if asked:
+                        self.cancels.update(asked)
                 if time.monotonic() - pruned_at > 60:
                     pruned_at = time.monotonic()
                     if self.retention:
@@ -97,7 +107,8 @@ class Dispatcher:
                     abort = getattr(self.store, "abort_orphaned_sync", None)
                     if abort is not None:
                         abort()
-            except Exception:  # a busy or broken store must not stop the heartbeat
+            except Exception as exc:  # a busy or broken store must not stop the heartbeat
+                self.instruments.store_error("renew", exc)
                 logger.exception("renewing leases failed")
 
     def notify(self) -> None:
@@ -118,8 +129,10 @@ class Dispatcher:
             try:
                 execution = self.store.claim(self.owner, self._keys(), self.lease)
             except StoreUnavailable as exc:  # an outage: one line, not a traceback a tick
+                self.instruments.store_error("claim", exc)
                 logger.warning("claiming an execution failed: %s", exc)
-            except Exception:  # a store hiccup must not kill the worker
+            except Exception as exc:  # a store hiccup must not kill the worker
+                self.instruments.store_error("claim", exc)
                 logger.exception("claiming an execution failed")
             if execution is None:
                 with self._idle:
@@ -134,9 +147,34 @@ class Dispatcher:
                 self.running.add(execution.id)
                 self._run(execution)
             except Exception:
-                logger.exception("execution %s: unexpected error in the worker", execution.id)
+                logger.exception("execution %s: unexpected error in the worker", execution.id,
+                                 extra=fields(execution.id, execution.workflow_key))
             finally:
                 self.running.discard(execution.id)
+                self.cancels.pop(execution.id, None)
+                with self._idle:
+                    self._running -= 1
+                    self._idle.notify_all()
+
+    def run_due(self) -> int:
+        """Claim and run executions in this thread until the store hands out none (queued
+        ones, and waiting ones that are due); how many ran."""
+        ran = 0
+        while True:
+            with self._idle:  # counted as running before the claim, as a worker does
+                self._running += 1
+            try:
+                execution = self.store.claim(self.owner, self._keys(), self.lease)
+                if execution is None:
+                    return ran
+                self.running.add(execution.id)
+                try:
+                    self._run(execution)
+                finally:
+                    self.running.discard(execution.id)
+                    self.cancels.pop(execution.id, None)
+                ran += 1
+            finally:
                 with self._idle:
                     self._running -= 1
                     self._idle.notify_all()
@@ -161,6 +199,17 @@ class Dispatcher:
             return True
         with self._idle:
             return self._running > 0
+
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Wait until no execution runs here (queued ones may wait on); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._running > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._idle.wait(min(remaining, 0.05))
+            return True
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Wait until nothing is queued or running; False if ``timeout`` passed first."""

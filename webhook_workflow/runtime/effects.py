@@ -1,4 +1,6 @@
-"""Effects: work the processor cannot do itself, and the two drivers that perform it.
+"""The sync and async drivers: they perform the effects a run yields, as its door requires.
+
+An effect (:class:`~webhook_workflow.nodes.base.Call`) is work the processor cannot do itself.
 
 The processor is a generator. Pure nodes run inline; a node that must block (a custom node's
 function, later an HTTP call) yields an effect. The sync driver performs it in the calling
@@ -14,20 +16,13 @@ import inspect
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["Call", "drive_async", "drive_sync", "start"]
+from ..nodes.base import Call
+
+__all__ = ["drive_async", "drive_sync", "start"]
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """Call ``fn(*args)``; it may block, or return an awaitable (``async def``)."""
-
-    fn: Callable[..., Any]
-    args: tuple[Any, ...] = ()
 
 
 def start(steps: Generator[Call, Any, Any]) -> Call | None:
@@ -56,7 +51,7 @@ def _perform(effect: Call) -> Any:
     return value
 
 
-def _perform_until(effect: Call, deadline: float) -> Any:
+def _perform_until(effect: Call, deadline: float, now: Callable[[], float]) -> Any:
     """Perform in a helper thread, giving up at ``deadline``: the work may go on in its
     thread, but the run no longer waits for it (its result is discarded)."""
     box: dict[str, Any] = {}
@@ -69,7 +64,7 @@ def _perform_until(effect: Call, deadline: float) -> Any:
 
     thread = threading.Thread(target=target, name="webhook-workflow-effect", daemon=True)
     thread.start()
-    thread.join(max(0.0, deadline - time.monotonic()))
+    thread.join(max(0.0, deadline - now()))
     if thread.is_alive():
         raise TimeoutError("the execution's time limit was reached while a node was running")
     if "error" in box:
@@ -77,15 +72,17 @@ def _perform_until(effect: Call, deadline: float) -> Any:
     return box.get("value")
 
 
-def drive_sync(steps: Generator[Call, Any, T], deadline: float | None = None) -> T:
+def drive_sync(steps: Generator[Call, Any, T], deadline: float | None = None,
+               now: Callable[[], float] = time.monotonic) -> T:
     """Run a processor generator to completion, performing effects in this thread (or, with
-    a ``deadline``, in a helper thread this one stops waiting for at the deadline)."""
+    a ``deadline``, in a helper thread this one stops waiting for at the deadline); ``now``
+    reads the clock the deadline is on (the engine's)."""
     try:
         effect = next(steps)
         while True:
             try:
                 value = (_perform(effect) if deadline is None
-                         else _perform_until(effect, deadline))
+                         else _perform_until(effect, deadline, now))
             except Exception as exc:  # handed back to the node, which turns it into a job
                 effect = steps.throw(exc)
             else:
@@ -103,12 +100,13 @@ async def _perform_async(effect: Call) -> Any:
     return value
 
 
-async def _perform_async_until(effect: Call, deadline: float) -> Any:
+async def _perform_async_until(effect: Call, deadline: float,
+                               now: Callable[[], float]) -> Any:
     """Like :func:`_perform_until` for the event loop: the blocking work runs in its own daemon
     thread (not the loop's executor, whose shutdown would wait for work nobody awaits)."""
     if inspect.iscoroutinefunction(effect.fn):
         return await asyncio.wait_for(effect.fn(*effect.args),
-                                      max(0.0, deadline - time.monotonic()))
+                                      max(0.0, deadline - now()))
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
 
@@ -129,14 +127,16 @@ async def _perform_async_until(effect: Call, deadline: float) -> Any:
             loop.call_soon_threadsafe(settle, value, error)
 
     threading.Thread(target=target, name="webhook-workflow-effect", daemon=True).start()
-    return await asyncio.wait_for(future, max(0.0, deadline - time.monotonic()))
+    return await asyncio.wait_for(future, max(0.0, deadline - now()))
 
 
 async def drive_async(steps: Generator[Call, Any, T], deadline: float | None = None, *,
-                      first: Call | None = None) -> T:
+                      first: Call | None = None, now: Callable[[], float] = time.monotonic
+                      ) -> T:
     """Run a processor generator on the running event loop; blocking effects go to a thread.
     With a ``deadline`` the loop stops waiting for an effect at that moment. ``first`` is the
-    effect the generator already yielded, when the caller started it (see :func:`start`)."""
+    effect the generator already yielded, when the caller started it (see :func:`start`);
+    ``now`` reads the clock the deadline is on."""
     try:
         effect = next(steps) if first is None else first
         while True:
@@ -145,7 +145,7 @@ async def drive_async(steps: Generator[Call, Any, T], deadline: float | None = N
                     value = await _perform_async(effect)
                 else:
                     try:
-                        value = await _perform_async_until(effect, deadline)
+                        value = await _perform_async_until(effect, deadline, now)
                     except TimeoutError:
                         raise TimeoutError("the execution's time limit was reached while a "
                                            "node was running") from None

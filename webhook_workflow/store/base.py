@@ -6,8 +6,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from ..runtime.records import Execution, Job
-from ..runtime.status import Status
+from ..records import Execution, Job
+from ..status import Status
 
 __all__ = ["Idempotency", "IdempotencyRecord", "Store"]
 
@@ -72,15 +72,22 @@ class Store(Protocol):
         """One execution with its jobs, or None."""
 
     def list(self, workflow_key: str | None = None, *, status: Status | str | None = None,
-             limit: int = 50) -> list[Execution]:
-        """Executions newest first; ``status`` is a Status or ``"queued"``."""
+             limit: int = 50, since: float | None = None,
+             until: float | None = None) -> list[Execution]:
+        """Executions newest first; ``status`` is a Status or ``"queued"``; ``since`` and
+        ``until`` (epoch seconds) bound ``created_at``: since <= created_at < until."""
 
     def delete(self, execution_id: str) -> bool:
         """Forget an execution; True if it existed."""
 
-    def cancel(self, execution_id: str) -> Execution | None:
-        """Mark a queued execution CANCELED (and finished) atomically; return it, or None if
-        it was not queued."""
+    def reopen(self, execution: Execution, expected: Status, wake_at: float) -> bool:
+        """Store ``execution`` (a finished one, changed to wait again: ``Engine.retry``) as
+        waiting, due at ``wake_at`` (epoch seconds), with its jobs, atomically and only while
+        its stored status is still ``expected``; False when it is not (retried meanwhile)."""
+
+    def cancel(self, execution_id: str, reason: str = "manual_cancel") -> Execution | None:
+        """Mark a queued (or waiting) execution CANCELED (and finished) with ``reason``
+        atomically; return it, or None if it was not queued or waiting."""
 
     def queued_count(self, workflow_keys: Collection[str] | None = None) -> int:
         """How many executions (of ``workflow_keys``, or of any workflow) wait in the queue."""
@@ -114,6 +121,25 @@ class Store(Protocol):
 
     def renew(self, owner: str, execution_ids: Collection[str], lease: float) -> None:
         """Extend the lease of executions ``owner`` runs."""
+
+    def request_cancel(self, execution_id: str, reason: str) -> bool:
+        """Ask whichever process runs ``execution_id`` to cancel it before its next node;
+        False when it is not running (queued and waiting ones are for :meth:`cancel`)."""
+
+    def record_callback(self, execution_id: str, node_key: str, payload: Any) -> bool:
+        """Record the one call of a callback node's resume URL; False when one was
+        recorded before (the URL is single-use)."""
+
+    def callbacks_of(self, execution_id: str) -> dict[str, Any]:
+        """The calls recorded for an execution's callback nodes, by node key."""
+
+    def shared_secret(self) -> bytes:
+        """A random key made once per store, the same for every process that opens it
+        (resume URLs are signed with it)."""
+
+    def cancel_requests(self, execution_ids: Collection[str]) -> dict[str, str]:
+        """The reasons of the cancels asked for (:meth:`request_cancel`) of these running
+        executions."""
 
     def close(self) -> None:
         """Release resources."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 
-from ..runtime.records import Execution
+from ..records import Execution
 from .base import Idempotency, IdempotencyRecord
 
 __all__ = ["CommitsLater"]

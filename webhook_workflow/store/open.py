@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ..clock import Clock
 from .base import Store
-from .memory import MemoryStore
+from .memory import DEFAULT_MAX_BYTES, MemoryStore
 
-__all__ = ["open_store", "sqlite_path"]
+__all__ = ["open_store", "sqlite_path", "use_clock"]
 
 
 def open_store(store: str | Store, **settings: Any) -> Store:
@@ -19,7 +20,8 @@ def open_store(store: str | Store, **settings: Any) -> Store:
         return store
     if store in ("memory", "memory://", "memory:"):
         return MemoryStore(max_executions=settings.get("max_executions", 10_000),
-                           max_queue=settings.get("max_queue", 10_000))
+                           max_queue=settings.get("max_queue", 10_000),
+                           max_bytes=settings.get("max_bytes", DEFAULT_MAX_BYTES))
     scheme = store.split(":", 1)[0]
     if scheme == "sqlite":
         return _sqlite(store, settings)
@@ -27,6 +29,18 @@ def open_store(store: str | Store, **settings: Any) -> Store:
         return _postgres(store, settings)
     raise ValueError(f"unknown store {store!r}; use 'memory', 'sqlite:///path.db' or "
                      "'postgresql://user@host/database'")
+
+
+def use_clock(store: Store, clock: Clock, opened: bool) -> None:
+    """Make the memory store read ``clock``; any other store keeps time by the real clock
+    (and its database's), so another clock is refused (``opened``: the store was opened
+    for this call, and is closed first)."""
+    if isinstance(store, MemoryStore):
+        store.clock = clock
+        return
+    if opened:
+        store.close()
+    raise ValueError("clock: a clock other than the real one needs the memory store")
 
 
 def _postgres(url: str, settings: dict[str, Any]) -> Store:

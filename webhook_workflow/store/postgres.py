@@ -33,17 +33,16 @@ from typing import Any
 from psycopg_pool import ConnectionPool
 
 from ..errors import StoreUnavailable
-from ..runtime.ids import new_id
-from ..runtime.records import Execution, Job
-from ..runtime.status import Status
+from ..ids import new_id
+from ..records import Execution, Job
+from ..status import Status
 from .base import Idempotency, IdempotencyRecord
 from .batched import CommitsLater
 from .postgres_batch import _Batch, _Listener, _Refused, _Writers
-from .postgres_conn import PostgresConnections
+from .postgres_pages import PostgresPages
 from .postgres_sql import (
     _PREFIX,
     _SYNCHRONOUS,
-    PRUNE_CHUNK,
     Conn,
     Cur,
     _dump,
@@ -56,12 +55,13 @@ from .postgres_sql import (
     drop_tables,
     parse_url,
 )
+from .postgres_upkeep import PostgresUpkeep, flow_values
 from .rows import list_filter
 
 __all__ = ["PostgresStore", "drop_tables", "migrate", "parse_url"]
 
 # -- the store -------------------------------------------------------------------------------------
-class PostgresStore(PostgresConnections, CommitsLater):
+class PostgresStore(PostgresUpkeep, PostgresPages, CommitsLater):
     """Executions, jobs, workflow versions and idempotency keys in PostgreSQL tables."""
 
     def __init__(self, conninfo: str, *, prefix: str = "", max_queue: int = 10_000,
@@ -123,8 +123,13 @@ class PostgresStore(PostgresConnections, CommitsLater):
                execution.sync, _dump(execution.context), _json(execution.output),
                _json(execution.response), execution.replay_of, execution.parent_id,
                _dump(execution.stack), execution.created_at, execution.started_at,
-               execution.finished_at, self.lease if execution.sync else None)
+               execution.finished_at, execution.reason, *flow_values(execution.flow),
+               execution.origin, _json(execution.trace), self.lease if execution.sync else None)
         jobs = _job_rows(execution.id, execution.jobs)
+        flow = execution.flow
+        debounce = None if flow is None or flow.debounce_key is None else (
+            int(Status.CANCELED), f"debounced:{execution.id}", execution.workflow_key,
+            flow.debounce_key)
         key = None if idempotency is None else (
             idempotency.workflow_key, idempotency.key, execution.id,
             _json(idempotency.answer), float(idempotency.ttl), idempotency.replaces)
@@ -136,6 +141,9 @@ class PostgresStore(PostgresConnections, CommitsLater):
                 found = self._remembered(cur, key)
                 if found is not None:
                     return found
+            if debounce is not None:
+                # Debounce: this delivery replaces the ones of its key that have not started.
+                cur.execute(self.sql.debounce, debounce)
             _write_jobs(cur, self.sql, jobs, self.sql.insert, row)
             if queued:
                 batch.queued += 1
@@ -192,7 +200,7 @@ class PostgresStore(PostgresConnections, CommitsLater):
         finished = execution.finished
         args = (None if execution.status is None else int(execution.status),
                 _json(execution.output), _json(execution.response), execution.started_at,
-                execution.finished_at, finished, finished, execution.id)
+                execution.finished_at, execution.reason, finished, finished, execution.id)
         rows = _job_rows(execution.id, execution.jobs)
 
         def update(cur: Cur, batch: _Batch) -> None:
@@ -212,6 +220,19 @@ class PostgresStore(PostgresConnections, CommitsLater):
 
         self._write(release, pipelined=True)
 
+    def reopen(self, execution: Execution, expected: Status, wake_at: float) -> bool:
+        args = (float(wake_at), execution.started_at, execution.id, int(expected))
+        rows = _job_rows(execution.id, execution.jobs)
+
+        def reopen(cur: Cur, batch: _Batch) -> bool:
+            if cur.execute(self.sql.reopen, args).fetchone() is None:
+                return False
+            _write_jobs(cur, self.sql, rows)
+            batch.timers.append(float(wake_at))
+            return True
+
+        return bool(self._write(reopen))
+
     def claim(self, owner: str, workflow_keys: Collection[str],
               lease: float = 30.0) -> Execution | None:
         if not workflow_keys:
@@ -221,7 +242,15 @@ class PostgresStore(PostgresConnections, CommitsLater):
         # One statement on a pooled connection: a claim never waits behind the writers'
         # commits (nor makes them wait), and commits without waiting for the disk.
         row = self._read(lambda conn: conn.execute(self.sql.claim, args).fetchone())
-        return None if row is None else _execution(row)
+        if row is None:
+            return None
+        execution = _execution(row)
+        flow = execution.flow
+        if flow is not None and (flow.concurrency_limit or flow.throttle_limit) \
+                and not execution.jobs and execution.started_at is None \
+                and not self._within_flow(execution, flow):
+            return None  # given back: another host took the last slot first
+        return execution
 
     def detach(self, execution: Execution, owner: str, lease: float) -> None:
         rows = _job_rows(execution.id, execution.jobs)
@@ -233,7 +262,8 @@ class PostgresStore(PostgresConnections, CommitsLater):
         self._write(detach, pipelined=True)
 
     def wake(self, execution_id: str, job: Job | None = None) -> bool:
-        result = None if job is None else (_json(job.result), job.id, execution_id)
+        result = None if job is None else (_json(job.result), _json(job.meta), job.id,
+                                           execution_id)
 
         def wake(cur: Cur, batch: _Batch) -> bool:
             woken = cur.execute(self.sql.wake, (execution_id,)).rowcount > 0
@@ -250,10 +280,10 @@ class PostgresStore(PostgresConnections, CommitsLater):
         args = (float(lease), list(execution_ids), owner)
         self._read(lambda conn: conn.execute(self.sql.renew, args))
 
-    def cancel(self, execution_id: str) -> Execution | None:
+    def cancel(self, execution_id: str, reason: str = "manual_cancel") -> Execution | None:
         def cancel(cur: Cur, batch: _Batch) -> Execution | None:
-            if cur.execute(self.sql.cancel, (int(Status.CANCELED), execution_id)).fetchone() \
-                    is None:
+            if cur.execute(self.sql.cancel, (int(Status.CANCELED), reason, execution_id)
+                           ).fetchone() is None:
                 return None
             cur.execute(self.sql.cancel_jobs, (int(Status.CANCELED), execution_id))
             row = cur.execute(self.sql.select + " WHERE e.id = %s", (execution_id,)).fetchone()
@@ -266,56 +296,6 @@ class PostgresStore(PostgresConnections, CommitsLater):
         return bool(self._write(lambda cur, batch: cur.execute(
             self.sql.delete, (execution_id,)).rowcount > 0))
 
-    def prune(self, max_age: float | None = None, max_count: int | None = None) -> int:
-        """Delete finished executions older than ``max_age`` seconds and beyond the newest
-        ``max_count``; return how many were deleted (retention). Runs on a pooled connection
-        in chunks of :data:`PRUNE_CHUNK` rows, each its own transaction, so it never holds
-        up the writers."""
-        def prune(conn: Conn) -> int:
-            deleted = 0
-            if max_age is not None:
-                while True:
-                    count = conn.execute(self.sql.prune_age, (float(max_age),)).rowcount
-                    deleted += count
-                    if count < PRUNE_CHUNK:
-                        break
-            if max_count is not None:
-                row = conn.execute(self.sql.prune_boundary, (int(max_count),)).fetchone()
-                while row is not None:
-                    count = conn.execute(self.sql.prune_count, (row[0],)).rowcount
-                    deleted += count
-                    if count < PRUNE_CHUNK:
-                        break
-            return deleted
-
-        return self._read(prune)
-
-    # -- versions -----------------------------------------------------------------------------
-    def save_version(self, key: str, digest: str, definition: dict[str, Any]) -> int:
-        text = _dump(definition)
-
-        def save(cur: Cur, batch: _Batch) -> int:
-            # Hosts starting at once may add the same version: the loser reads the winner's.
-            for _ in range(10):
-                row = cur.execute(self.sql.latest, (key,)).fetchone()
-                if row is not None and row[1] == digest:
-                    return int(row[0])
-                version = 1 if row is None else int(row[0]) + 1
-                if cur.execute(self.sql.add_version, (key, version, digest, text)).rowcount:
-                    return version
-            raise StoreUnavailable(f"postgresql: could not record a version of {key!r}")
-
-        return int(self._write(save))
-
-    def latest_version(self, key: str) -> int | None:
-        row = self._read(lambda conn: conn.execute(self.sql.max_version, (key,)).fetchone())
-        return None if row is None or row[0] is None else int(row[0])
-
-    def load_version(self, key: str, version: int) -> dict[str, Any] | None:
-        row = self._read(lambda conn: conn.execute(self.sql.load_version,
-                                                   (key, version)).fetchone())
-        return None if row is None else dict(row[0])
-
     # -- reading ----------------------------------------------------------------------------------
     def get(self, execution_id: str) -> Execution | None:
         row = self._read(lambda conn: conn.execute(self.sql.select + " WHERE e.id = %s",
@@ -323,8 +303,10 @@ class PostgresStore(PostgresConnections, CommitsLater):
         return None if row is None else _execution(row)
 
     def list(self, workflow_key: str | None = None, *, status: Status | str | None = None,
-             limit: int = 50) -> list[Execution]:
-        where, args = list_filter(workflow_key, status, "%s", "e.")
+             limit: int = 50, since: float | None = None,
+             until: float | None = None) -> list[Execution]:
+        where, args = list_filter(workflow_key, status, "%s", "e.", since, until,
+                                  "to_timestamp({}::float8)")
         query = f"{self.sql.select}{where} ORDER BY e.seq DESC LIMIT %s"
         rows = self._read(lambda conn: conn.execute(query, (*args, int(limit))).fetchall())
         return [_execution(row) for row in rows]
@@ -393,3 +375,4 @@ def migrate(url: str) -> str:
         return f"{where}: schema created at version {store.schema_version}"
     return (f"{where}: schema migrated from version {store.migrated_from} to "
             f"{store.schema_version}")
+

@@ -1,5 +1,10 @@
-"""The PostgreSQL store's writer threads (many writes, one transaction and one commit) and
-its listener (``LISTEN``/``NOTIFY`` wake-ups and due timers for idle workers)."""
+"""The PostgreSQL store's writer threads and its listener, and the writes they carry.
+
+The writer threads batch many writes into one transaction and one commit; the listener turns
+``LISTEN``/``NOTIFY`` announcements and due timers into wake-ups for idle workers. Both work
+against small Protocols of what they need of the store (:class:`_RunsBatches`,
+:class:`_Connects`), so this module never imports the store's modules above it.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import psycopg
 import psycopg.errors
@@ -23,11 +28,9 @@ from .postgres_sql import (
     RETRY_DELAY,
     Conn,
     Cur,
+    _Sql,
     logger,
 )
-
-if TYPE_CHECKING:
-    from .postgres import PostgresStore
 
 __all__: list[str] = []
 
@@ -87,11 +90,20 @@ class _Lost(Exception):
         self.committing = committing
 
 
+class _RunsBatches(Protocol):
+    """What the writer threads need of the store: a way to commit one batch of writes
+    (:class:`~webhook_workflow.store.postgres_conn.PostgresConnections` provides it)."""
+
+    def _run_batch(self, conn: Conn | None, batch: list[_Write]) -> Conn | None:
+        """Commit ``batch`` on ``conn`` (a new connection if None); the connection to keep."""
+        ...
+
+
 class _Writers:
     """Writer threads sharing one queue of writes; each batches what is pending into one
     transaction on its own connection. Started lazily in the process that writes."""
 
-    def __init__(self, store: PostgresStore, count: int) -> None:
+    def __init__(self, store: _RunsBatches, count: int) -> None:
         self._store = store
         self._count = count
         self._pending: deque[_Write] = deque()
@@ -154,11 +166,30 @@ class _Writers:
 
 
 # -- waking workers -------------------------------------------------------------------------------
+class _Connects(Protocol):
+    """What the listener needs of the store: its own connections, its channel and timers,
+    and the mark of its own announcements (the store's connection base class provides them)."""
+
+    @property
+    def origin(self) -> str:
+        """The mark of this store's announcements (its own listener skips them)."""
+        ...
+
+    @property
+    def sql(self) -> _Sql:
+        """The store's statements (the channel name and the query of pending timers)."""
+        ...
+
+    def _connect(self, *, autocommit: bool = False) -> Conn:
+        """A new connection of the listener's own."""
+        ...
+
+
 class _Listener:
     """``LISTEN`` on the store's channel on a connection of its own; calls the subscribers
     when another process committed work, and when a timer announced by any process is due."""
 
-    def __init__(self, store: PostgresStore) -> None:
+    def __init__(self, store: _Connects) -> None:
         self._store = store
         self._lock = threading.Condition()
         self._callbacks: list[Callable[[], None]] = []

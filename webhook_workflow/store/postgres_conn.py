@@ -1,5 +1,10 @@
-"""The PostgreSQL store's connections: the read pool, the writers' batches (one transaction
-and one commit for many writes), the schema migrations and the ``NOTIFY`` announcements."""
+"""The PostgreSQL store's connections: read pool, writers' batches, migrations, announcements.
+
+The writers' batches run many writes in one transaction and one commit; committed work and
+timers are announced with ``NOTIFY``. The writer threads and the listener
+(:mod:`~webhook_workflow.store.postgres_batch`) call back into this class through the
+Protocols they define, so the imports go one way: store, connections, batches, SQL.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from ..errors import StoreUnavailable
 from ..jsoncodec import loads
-from ..runtime.status import Status
+from ..status import Status
 from .postgres_batch import WriteFn, _Batch, _Failed, _Lost, _Refused, _Write, _Writers
 from .postgres_schema import DUE_AT, MIGRATIONS, SCHEMA_VERSION
 from .postgres_sql import (

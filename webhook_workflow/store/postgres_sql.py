@@ -1,5 +1,7 @@
-"""The PostgreSQL store's building blocks: column values, the store URL, and its SQL
-statements (every table name under the store's prefix)."""
+"""The PostgreSQL store's building blocks: column values, the store URL and its SQL statements.
+
+Every table name is under the store's prefix.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ from psycopg_pool import PoolTimeout
 
 from ..errors import StoreUnavailable
 from ..jsoncodec import dumps
-from ..runtime.records import Execution, Job
-from ..runtime.status import Status
+from ..records import Execution, FlowMark, Job
+from ..status import execution_status, job_status
 from .postgres_schema import DUE_AT, TABLES
 
 __all__ = ["drop_tables", "parse_url"]
@@ -49,7 +51,9 @@ _SYNCHRONOUS = ("on", "off", "local", "remote_write", "remote_apply")
 _TRANSIENT = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
 
 _COLUMNS = ("id, workflow_key, version, status, sync, context, output, response, replay_of, "
-            "parent_id, stack, created_at, started_at, finished_at")
+            "parent_id, stack, created_at, started_at, finished_at, reason, concurrency_key, "
+            "concurrency_limit, throttle_key, throttle_limit, throttle_period, debounce_key, "
+            "not_before, origin, trace")
 _NOW = "statement_timestamp()"
 #: The workflow key as claims test it: an expression, so the planner never walks the index by
 #: workflow key (through every finished execution of the key) to find the queued ones.
@@ -146,7 +150,7 @@ class _Sql:
         self.select = f"SELECT {columns}, {jobs} FROM {p}executions e"
         self.insert = (
             f"INSERT INTO {p}executions ({_COLUMNS}, lease_until) VALUES "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+            f"({', '.join(['%s'] * (_COLUMNS.count(',') + 1))}, "
             f"{_NOW} + %s::float8 * interval '1 second')")
         self._jobs_head = (f"INSERT INTO {p}jobs (id, execution_id, node_key, status, result, "
                            "log, meta, started_at, finished_at) VALUES ")
@@ -176,7 +180,8 @@ class _Sql:
                              "WHERE status IS NULL LIMIT %s) q")
         self.save = (
             f"UPDATE {p}executions SET status = %s, output = %s, response = %s, "
-            "started_at = %s, finished_at = %s, owner = CASE WHEN %s THEN NULL ELSE owner END, "
+            "started_at = %s, finished_at = %s, reason = %s, "
+            "owner = CASE WHEN %s THEN NULL ELSE owner END, "
             "lease_until = CASE WHEN %s THEN NULL ELSE lease_until END WHERE id = %s")
         self.release = (
             f"UPDATE {p}executions SET status = 0, owner = NULL, lease_until = NULL, "
@@ -188,34 +193,66 @@ class _Sql:
             f"WITH due AS (SELECT seq FROM {p}executions WHERE status = 0 AND NOT sync "
             f"AND {_KEY} = ANY(%(keys)s) AND {DUE_AT} <= {_NOW} ORDER BY {DUE_AT} "
             "LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED), "
-            f"queued AS (SELECT seq FROM {p}executions WHERE status IS NULL "
-            f"AND {_KEY} = ANY(%(keys)s) ORDER BY seq LIMIT 1 "
+            f"queued AS (SELECT seq FROM {p}executions q WHERE status IS NULL "
+            f"AND {_KEY} = ANY(%(keys)s) AND {_may_start(p)} ORDER BY seq LIMIT 1 "
             "FOR NO KEY UPDATE SKIP LOCKED) "
             f"UPDATE {p}executions AS e SET owner = %(owner)s, "
             f"lease_until = {_NOW} + %(lease)s::float8 * interval '1 second', status = 0, "
-            "wake_at = NULL WHERE e.seq = (SELECT seq FROM due UNION ALL "
+            f"wake_at = NULL, claimed_at = coalesce(claimed_at, {_NOW}) "
+            "WHERE e.seq = (SELECT seq FROM due UNION ALL "
             "SELECT seq FROM queued LIMIT 1) "
             f"RETURNING {columns}, {jobs}")
+        # A claim's statement counts what its snapshot saw: two hosts may both take the last
+        # slot of a key. Each checks again once it holds its workflow's advisory lock (so the
+        # checks go one at a time, each seeing the others' claims) and gives back what is
+        # over the limit.
+        self.flow_lock = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+        self.flow_counts = (
+            f"SELECT (SELECT count(*) FROM {p}executions r WHERE r.workflow_key = e.workflow_key "
+            "AND r.concurrency_key = e.concurrency_key AND r.status = 0 AND r.owner IS NOT NULL "
+            f"AND r.lease_until >= {_NOW}), "
+            f"(SELECT count(*) FROM {p}executions r WHERE r.workflow_key = e.workflow_key "
+            "AND r.throttle_key = e.throttle_key AND r.claimed_at > "
+            f"{_NOW} - e.throttle_period * interval '1 second') FROM {p}executions e "
+            "WHERE e.id = %s")
+        self.give_back = (
+            f"UPDATE {p}executions SET status = NULL, owner = NULL, lease_until = NULL, "
+            "claimed_at = NULL WHERE id = %s")
+        self.debounce = (
+            f"UPDATE {p}executions SET status = %s, finished_at = {_NOW}, reason = %s "
+            "WHERE workflow_key = %s AND debounce_key = %s AND status IS NULL")
         self.detach = (
             f"UPDATE {p}executions SET sync = false, owner = %s, "
             f"lease_until = {_NOW} + %s::float8 * interval '1 second' WHERE id = %s")
         self.wake = (
             f"UPDATE {p}executions SET wake_at = {_NOW} WHERE id = %s AND status = 0 "
             f"AND NOT sync AND owner IS NULL AND wake_at > {_NOW}")
-        self.job_result = f"UPDATE {p}jobs SET result = %s WHERE id = %s AND execution_id = %s"
+        self.reopen = (
+            f"UPDATE {p}executions SET status = 0, owner = NULL, lease_until = NULL, "
+            "wake_at = to_timestamp(%s::float8), started_at = %s, finished_at = NULL, "
+            "reason = NULL, sync = false WHERE id = %s AND status = %s RETURNING id")
+        self.job_result = (f"UPDATE {p}jobs SET result = %s, meta = %s WHERE id = %s AND "
+                           "execution_id = %s")
         self.renew = (
             f"UPDATE {p}executions SET lease_until = {_NOW} + %s::float8 * interval '1 second' "
             "WHERE id = ANY(%s) AND status = 0 AND (owner = %s OR sync)")
         self.cancel = (
-            f"UPDATE {p}executions SET status = %s, finished_at = {_NOW}, wake_at = NULL "
-            "WHERE id = %s AND (status IS NULL OR (status = 0 AND NOT sync "
+            f"UPDATE {p}executions SET status = %s, finished_at = {_NOW}, wake_at = NULL, "
+            "reason = %s WHERE id = %s AND (status IS NULL OR (status = 0 AND NOT sync "
             "AND owner IS NULL AND wake_at IS NOT NULL)) RETURNING id")
+        self.request_cancel = (
+            f"UPDATE {p}executions SET cancel_reason = %s WHERE id = %s AND status = 0 "
+            "AND (owner IS NOT NULL OR sync)")
+        self.cancel_requests = (
+            f"SELECT id, cancel_reason FROM {p}executions WHERE cancel_reason IS NOT NULL "
+            "AND status = 0 AND id = ANY(%s)")
         self.cancel_jobs = (f"UPDATE {p}jobs SET status = %s, finished_at = {_NOW} "
                             "WHERE execution_id = %s AND status = 0")
         self.delete = f"DELETE FROM {p}executions WHERE id = %s"
         self.abort_sync = (
-            f"UPDATE {p}executions SET status = %s, finished_at = {_NOW}, owner = NULL "
-            f"WHERE sync AND status = 0 AND (lease_until IS NULL OR lease_until < {_NOW})")
+            f"UPDATE {p}executions SET status = %s, finished_at = {_NOW}, owner = NULL, "
+            "reason = 'process_lost' WHERE sync AND status = 0 "
+            f"AND (lease_until IS NULL OR lease_until < {_NOW})")
         self.prune_age = (
             f"DELETE FROM {p}executions WHERE seq IN (SELECT seq FROM {p}executions "
             f"WHERE finished_at IS NOT NULL AND finished_at < {_NOW} - %s::float8 * "
@@ -254,6 +291,20 @@ class _Sql:
         return query
 
 
+def _may_start(p: str) -> str:
+    """When a queued execution ``q`` may start: its flow control (records.FlowMark)."""
+    return (
+        f"(q.not_before IS NULL OR q.not_before <= {_NOW}) "
+        f"AND (q.concurrency_limit IS NULL OR (SELECT count(*) FROM {p}executions r "
+        "WHERE r.workflow_key = q.workflow_key AND r.concurrency_key = q.concurrency_key "
+        f"AND r.status = 0 AND r.owner IS NOT NULL AND r.lease_until >= {_NOW}) "
+        "< q.concurrency_limit) "
+        f"AND (q.throttle_limit IS NULL OR (SELECT count(*) FROM {p}executions r "
+        "WHERE r.workflow_key = q.workflow_key AND r.throttle_key = q.throttle_key "
+        f"AND r.claimed_at > {_NOW} - q.throttle_period * interval '1 second') "
+        "< q.throttle_limit)")
+
+
 def _write_jobs(cur: Cur, sql: _Sql, rows: Sequence[tuple[Any, ...]], after: str = "",
                 args: Sequence[Any] = ()) -> None:
     """``after`` with ``args`` (an UPDATE of the execution), then the job rows, in as few
@@ -270,15 +321,25 @@ def _write_jobs(cur: Cur, sql: _Sql, rows: Sequence[tuple[Any, ...]], after: str
 
 
 def _execution(row: Sequence[Any]) -> Execution:
-    jobs = [Job(status=Status(j[2]), result=j[3], log=j[4], node_key=j[1], id=j[0],
+    jobs = [Job(status=job_status(j[2]), result=j[3], log=j[4], node_key=j[1], id=j[0],
                 started_at=_from_epoch(j[6]), finished_at=_from_epoch(j[7]), meta=j[5] or {})
-            for j in row[14] or ()]
+            for j in row[24] or ()]
     return Execution(
         id=row[0], workflow_key=row[1], version=row[2],
-        status=None if row[3] is None else Status(row[3]), sync=bool(row[4]), context=row[5],
+        status=execution_status(row[3]), sync=bool(row[4]), context=row[5],
         output=row[6], response=row[7], replay_of=row[8], parent_id=row[9],
         stack=row[10] or [], created_at=_utc(row[11]) or datetime.now(UTC),
-        started_at=_utc(row[12]), finished_at=_utc(row[13]), jobs=jobs)
+        started_at=_utc(row[12]), finished_at=_utc(row[13]), reason=row[14],
+        flow=_flow(row[15:22]), origin=row[22], trace=row[23],
+        jobs=jobs)
+
+
+def _flow(values: Sequence[Any]) -> FlowMark | None:
+    if all(value is None for value in values):
+        return None
+    not_before = values[6]
+    return FlowMark(values[0], values[1], values[2], values[3], values[4], values[5],
+                    None if not_before is None else not_before.timestamp())
 
 
 def _job_rows(execution_id: str, jobs: Collection[Job]) -> list[tuple[Any, ...]]:

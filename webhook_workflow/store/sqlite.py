@@ -20,8 +20,8 @@ from contextlib import suppress
 from typing import Any
 
 from ..errors import StoreUnavailable
-from ..runtime.records import Execution, Job
-from ..runtime.status import Status
+from ..records import Execution, Job
+from ..status import Status
 from .base import Idempotency, IdempotencyRecord
 from .batched import CommitsLater
 from .rows import (
@@ -36,18 +36,35 @@ from .rows import (
     to_epoch,
 )
 from .sqlite_connect import connect, first_connect
+from .sqlite_pages import SQLitePages
 from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+from .sqlite_upkeep import SQLiteUpkeep
 from .sqlite_writer import Writer
 
 __all__ = ["SQLiteStore"]
 
+#: When a queued execution ``q`` may start (its flow control, records.FlowMark), with three
+#: ``now`` parameters: after its debounce period; while fewer than its concurrency limit of
+#: its key run (a live lease; one waiting on a timer does not count); while fewer than its
+#: throttle limit of its key started within the period. The checks cost nothing for the
+#: executions without flow control (their columns are null).
+_MAY_START = (
+    "(q.not_before IS NULL OR q.not_before <= ?) "
+    "AND (q.concurrency_limit IS NULL OR (SELECT count(*) FROM executions r "
+    "  WHERE r.workflow_key = q.workflow_key AND r.concurrency_key = q.concurrency_key "
+    "  AND r.status = 0 AND r.owner IS NOT NULL AND r.lease_until >= ?) < q.concurrency_limit) "
+    "AND (q.throttle_limit IS NULL OR (SELECT count(*) FROM executions r "
+    "  WHERE r.workflow_key = q.workflow_key AND r.throttle_key = q.throttle_key "
+    "  AND r.claimed_at > ? - q.throttle_period) < q.throttle_limit)")
+
 # Far enough in the future to mean "until someone wakes it" while staying a REAL.
 _NEVER = 1e18
 _EXECUTION_COLUMNS = EXECUTION_COLUMNS
+_MARKS = ", ".join("?" * (EXECUTION_COLUMNS.count(",") + 2))  # the columns and lease_until
 _dump, _load, _ts = dump, load, to_epoch
 
 
-class SQLiteStore(CommitsLater):
+class SQLiteStore(SQLiteUpkeep, SQLitePages, CommitsLater):
     """Executions, jobs and workflow versions in an SQLite database file."""
 
     def __init__(self, path: str, *, synchronous: str = "NORMAL", max_queue: int = 10_000,
@@ -118,7 +135,8 @@ class SQLiteStore(CommitsLater):
         """Mark sync executions of dead processes (lease expired) ABORTED; return how many."""
         now = time.time()
         return int(self._write(lambda conn: conn.execute(
-            "UPDATE executions SET status = ?, finished_at = ?, owner = NULL "
+            "UPDATE executions SET status = ?, finished_at = ?, owner = NULL, "
+            "reason = 'process_lost' "
             "WHERE sync = 1 AND status = 0 AND (lease_until IS NULL OR lease_until < ?)",
             (int(Status.ABORTED), now, now)).rowcount))
 
@@ -135,8 +153,16 @@ class SQLiteStore(CommitsLater):
                     return found
             if execution.status is None and self.max_queue:
                 self._check_queue(conn)
+            flow = execution.flow
+            if flow is not None and flow.debounce_key is not None:
+                # Debounce: this delivery replaces the ones of its key that have not started.
+                self._queued -= conn.execute(
+                    "UPDATE executions SET status = ?, finished_at = ?, reason = ? "
+                    "WHERE workflow_key = ? AND debounce_key = ? AND status IS NULL",
+                    (int(Status.CANCELED), time.time(), f"debounced:{execution.id}",
+                     execution.workflow_key, flow.debounce_key)).rowcount
             conn.execute(f"INSERT INTO executions ({_EXECUTION_COLUMNS}, lease_until) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                         f"VALUES ({_MARKS})", row)
             if jobs:
                 self._write_jobs(conn, execution, jobs)
             if execution.status is None:
@@ -200,13 +226,13 @@ class SQLiteStore(CommitsLater):
         finished = execution.finished
         args = (None if execution.status is None else int(execution.status),
                 _dump(execution.output), _dump(execution.response), _ts(execution.started_at),
-                _ts(execution.finished_at), finished, finished, execution.id)
+                _ts(execution.finished_at), execution.reason, finished, finished, execution.id)
         jobs = list(execution.jobs)
 
         def update(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "UPDATE executions SET status = ?, output = ?, response = ?, started_at = ?, "
-                "finished_at = ?, owner = CASE WHEN ? THEN NULL ELSE owner END, "
+                "finished_at = ?, reason = ?, owner = CASE WHEN ? THEN NULL ELSE owner END, "
                 "lease_until = CASE WHEN ? THEN NULL ELSE lease_until END WHERE id = ?", args)
             self._write_jobs(conn, execution, jobs)
 
@@ -224,6 +250,20 @@ class SQLiteStore(CommitsLater):
 
         self._write(release)
 
+    def reopen(self, execution: Execution, expected: Status, wake_at: float) -> bool:
+        args = (wake_at, _ts(execution.started_at), execution.id, int(expected))
+        jobs = list(execution.jobs)
+
+        def reopen(conn: sqlite3.Connection) -> bool:
+            if conn.execute("UPDATE executions SET status = 0, owner = NULL, lease_until = NULL, "
+                            "wake_at = ?, started_at = ?, finished_at = NULL, reason = NULL, "
+                            "sync = 0 WHERE id = ? AND status = ?", args).rowcount == 0:
+                return False
+            self._write_jobs(conn, execution, jobs)
+            return True
+
+        return bool(self._write(reopen))
+
     def claim(self, owner: str, workflow_keys: Collection[str],
               lease: float = 30.0) -> Execution | None:
         if not workflow_keys:
@@ -232,14 +272,16 @@ class SQLiteStore(CommitsLater):
 
         def claim(conn: sqlite3.Connection) -> Execution | None:
             row = conn.execute(
-                "UPDATE executions SET owner = ?, lease_until = ?, status = 0, wake_at = NULL "
-                "WHERE seq = (SELECT seq FROM executions "
+                "UPDATE executions SET owner = ?, lease_until = ?, status = 0, wake_at = NULL, "
+                "claimed_at = COALESCE(claimed_at, ?) "
+                "WHERE seq = (SELECT seq FROM executions q "
                 "  WHERE workflow_key IN (SELECT value FROM json_each(?)) AND ("
-                "    status IS NULL OR (status = 0 AND sync = 0 "
+                f"    (status IS NULL AND {_MAY_START}) OR (status = 0 AND sync = 0 "
                 "      AND (owner IS NULL OR lease_until < ?) "
                 "      AND (wake_at IS NULL OR wake_at <= ?))) "
                 "  ORDER BY seq LIMIT 1) RETURNING id",
-                (owner, now + lease, json.dumps(list(workflow_keys)), now, now)).fetchone()
+                (owner, now + lease, now, json.dumps(list(workflow_keys)), now, now, now, now,
+                 now)).fetchone()
             if row is None:
                 return None
             return self._read(conn, row[0])
@@ -267,8 +309,8 @@ class SQLiteStore(CommitsLater):
                 "AND owner IS NULL AND wake_at > ?",
                 (now, execution_id, now)).rowcount > 0
             if woken and job is not None:
-                conn.execute("UPDATE jobs SET result = ? WHERE id = ?", (dump(job.result),
-                                                                         job.id))
+                conn.execute("UPDATE jobs SET result = ?, meta = ? WHERE id = ?",
+                             (dump(job.result), dump(job.meta), job.id))
             return woken
 
         return bool(self._write(wake))
@@ -287,15 +329,15 @@ class SQLiteStore(CommitsLater):
 
         self._write(renew)
 
-    def cancel(self, execution_id: str) -> Execution | None:
+    def cancel(self, execution_id: str, reason: str = "manual_cancel") -> Execution | None:
         now = time.time()
 
         def cancel(conn: sqlite3.Connection) -> Execution | None:
             row = conn.execute(
-                "UPDATE executions SET status = ?, finished_at = ?, wake_at = NULL "
+                "UPDATE executions SET status = ?, finished_at = ?, wake_at = NULL, reason = ? "
                 "WHERE id = ? AND (status IS NULL OR (status = 0 AND sync = 0 "
                 "AND owner IS NULL AND wake_at IS NOT NULL)) RETURNING id",
-                (int(Status.CANCELED), now, execution_id)).fetchone()
+                (int(Status.CANCELED), now, reason, execution_id)).fetchone()
             if row is None:
                 return None
             conn.execute("UPDATE jobs SET status = ?, finished_at = ? WHERE execution_id = ? "
@@ -308,49 +350,6 @@ class SQLiteStore(CommitsLater):
     def delete(self, execution_id: str) -> bool:
         return bool(self._write(lambda conn: conn.execute(
             "DELETE FROM executions WHERE id = ?", (execution_id,)).rowcount > 0))
-
-    def prune(self, max_age: float | None = None, max_count: int | None = None) -> int:
-        """Delete finished executions older than ``max_age`` seconds and beyond the newest
-        ``max_count``; return how many were deleted (retention)."""
-        def prune(conn: sqlite3.Connection) -> int:
-            deleted = 0
-            if max_age is not None:
-                deleted += conn.execute(
-                    "DELETE FROM executions WHERE finished_at IS NOT NULL AND finished_at < ?",
-                    (time.time() - max_age,)).rowcount
-            if max_count is not None:
-                deleted += conn.execute(
-                    "DELETE FROM executions WHERE finished_at IS NOT NULL AND seq NOT IN ("
-                    "SELECT seq FROM executions WHERE finished_at IS NOT NULL "
-                    "ORDER BY seq DESC LIMIT ?)", (max_count,)).rowcount
-            return deleted
-
-        return int(self._write(prune))
-
-    # -- versions ---------------------------------------------------------------------------------
-    def save_version(self, key: str, digest: str, definition: dict[str, Any]) -> int:
-        def save(conn: sqlite3.Connection) -> int:
-            row = conn.execute("SELECT version, digest FROM workflow_versions WHERE "
-                               "workflow_key = ? ORDER BY version DESC LIMIT 1",
-                               (key,)).fetchone()
-            if row is not None and row[1] == digest:
-                return int(row[0])
-            version = 1 if row is None else int(row[0]) + 1
-            conn.execute("INSERT INTO workflow_versions VALUES (?, ?, ?, ?, ?)",
-                         (key, version, digest, _dump(definition), time.time()))
-            return version
-
-        return int(self._write(save))
-
-    def latest_version(self, key: str) -> int | None:
-        row = self._conn().execute("SELECT max(version) FROM workflow_versions WHERE "
-                                   "workflow_key = ?", (key,)).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
-
-    def load_version(self, key: str, version: int) -> dict[str, Any] | None:
-        row = self._conn().execute("SELECT definition FROM workflow_versions WHERE "
-                                   "workflow_key = ? AND version = ?", (key, version)).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
 
     # -- reading ---------------------------------------------------------------------------
     def _read(self, conn: sqlite3.Connection, execution_id: str) -> Execution | None:
@@ -370,8 +369,9 @@ class SQLiteStore(CommitsLater):
             raise StoreUnavailable(f"sqlite: {exc}") from exc
 
     def list(self, workflow_key: str | None = None, *, status: Status | str | None = None,
-             limit: int = 50) -> list[Execution]:
-        where, args = list_filter(workflow_key, status, "?")
+             limit: int = 50, since: float | None = None,
+             until: float | None = None) -> list[Execution]:
+        where, args = list_filter(workflow_key, status, "?", since=since, until=until)
         sql = f"SELECT {_EXECUTION_COLUMNS} FROM executions{where} ORDER BY seq DESC LIMIT ?"
         conn = self._conn()
         try:

@@ -1,5 +1,6 @@
-"""Opening the SQLite store's connections: the settings every connection gets, and the first
-open, which judges the path in the caller's thread."""
+"""Opening the SQLite store's connections, with the settings every connection gets.
+
+The first open judges the path in the caller's thread."""
 
 from __future__ import annotations
 

@@ -63,6 +63,73 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX idempotency_by_expiry ON idempotency (expires_at);
     """,
+    # The instance numbers of ids (webhook_workflow.store.instances): a process holds its
+    # number until expires_at (epoch seconds) and renews it while it lives.
+    """
+    CREATE TABLE instances (
+        number     INTEGER PRIMARY KEY CHECK (number BETWEEN 0 AND 1023),
+        holder     TEXT NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    """,
+    # Why an execution ended other than RESOLVED (records.Execution.reason).
+    """
+    ALTER TABLE executions ADD COLUMN reason TEXT;
+    """,
+    # A cancel asked of a running execution: its process stops it before the next node.
+    """
+    ALTER TABLE executions ADD COLUMN cancel_reason TEXT;
+    """,
+    # Flow control (records.FlowMark), and when a worker first took the execution (throttle).
+    """
+    ALTER TABLE executions ADD COLUMN concurrency_key TEXT;
+    ALTER TABLE executions ADD COLUMN concurrency_limit INTEGER;
+    ALTER TABLE executions ADD COLUMN throttle_key TEXT;
+    ALTER TABLE executions ADD COLUMN throttle_limit INTEGER;
+    ALTER TABLE executions ADD COLUMN throttle_period REAL;
+    ALTER TABLE executions ADD COLUMN debounce_key TEXT;
+    ALTER TABLE executions ADD COLUMN not_before REAL;
+    ALTER TABLE executions ADD COLUMN claimed_at REAL;
+    CREATE INDEX executions_by_concurrency ON executions
+        (workflow_key, concurrency_key, status) WHERE concurrency_key IS NOT NULL;
+    CREATE INDEX executions_by_throttle ON executions
+        (workflow_key, throttle_key, claimed_at) WHERE throttle_key IS NOT NULL;
+    CREATE INDEX executions_by_debounce ON executions
+        (workflow_key, debounce_key) WHERE debounce_key IS NOT NULL AND status IS NULL;
+    """,
+    # Callbacks to resume URLs (nodes.callback): recorded once each, taken by the run; the
+    # store's own settings (the key that signs resume URLs); where a delivery came from.
+    """
+    CREATE TABLE callbacks (
+        execution_id TEXT NOT NULL,
+        node_key     TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        received_at  REAL NOT NULL,
+        taken        INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (execution_id, node_key)
+    );
+    CREATE TABLE settings (
+        name  TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    ALTER TABLE executions ADD COLUMN origin TEXT;
+    """,
+    # The trace context an execution continues (records.Execution.trace), as JSON.
+    """
+    ALTER TABLE executions ADD COLUMN trace TEXT;
+    """,
+    # Pages of the execution log (store.pages): newest first by (created_at, seq) under each
+    # filter of the console's list, found by keyset; replays of an execution; executions by
+    # idempotency key. The rowid (seq) is part of every index, so each one orders ties too.
+    """
+    CREATE INDEX executions_by_created ON executions (created_at);
+    CREATE INDEX executions_by_key_created ON executions (workflow_key, created_at);
+    CREATE INDEX executions_by_status_created ON executions (status, created_at);
+    CREATE INDEX executions_by_key_status_created ON executions
+        (workflow_key, status, created_at);
+    CREATE INDEX executions_by_replay ON executions (replay_of) WHERE replay_of IS NOT NULL;
+    CREATE INDEX idempotency_by_key ON idempotency (key);
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,5 +1,6 @@
-"""Date arithmetic with dayjs semantics: units, parsing, add, diff, start/end of a unit,
-getters, duration conversion and format tokens.
+"""Date arithmetic with dayjs semantics, for the ``dateCalculation`` node.
+
+Units, parsing, add, diff, start/end of a unit, getters, duration conversion and format tokens.
 
 Pure functions on aware datetimes kept to whole milliseconds (as JavaScript dates are). Each
 datetime carries the time zone the calculation runs in; calendar arithmetic (days and longer)

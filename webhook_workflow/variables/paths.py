@@ -1,8 +1,9 @@
 """Lodash-style paths: ``b.c``, ``query[0].a``, ``items.0``, ``$context.headers.x-signature``.
 
 A path is compiled once (:func:`compile_path`) and then read with :meth:`Path.get` or written
-with :func:`set_path`. :func:`paths_from_json` and :func:`paths_from_url` list the paths of a
-sample value, as the "parse" button of the NocoBase webhook trigger does.
+with :func:`set_path`. :func:`paths_from_json` lists the paths of a sample value, as the
+"parse" button of the NocoBase webhook trigger does (``paths_from_url``, for a sample URL's
+query, is in :mod:`webhook_workflow.http.querystring`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ __all__ = [
     "Path",
     "compile_path",
     "paths_from_json",
-    "paths_from_url",
     "set_path",
 ]
 
@@ -266,24 +266,3 @@ def paths_from_json(value: Any) -> list[str]:
             seen.add(shape)
             out.append(prefix)
     return out
-
-
-def paths_from_url(url_or_query: str) -> list[str]:
-    """Every path of the query string of a sample URL (or of a bare query string).
-
-    Accepts ``https://host/p?a=1``, ``/p?a=1``, ``?a=1`` or ``a=1``; a URL without ``?`` has
-    no query. The query is parsed with the same rules as live requests, so
-    ``?query[0][a]=1&query[0][b]=2&x=3`` -> ``query``, ``query[0]``, ``query[0].a``,
-    ``query[0].b``, ``x``.
-    """
-    # Imported here so that loading the variables package never loads the HTTP layer.
-    from webhook_workflow.http.querystring import parse_query
-
-    text = url_or_query.strip().split("#", 1)[0]
-    if "?" in text:
-        query = text.split("?", 1)[1]
-    elif "://" in text or text.startswith("/"):
-        query = ""
-    else:
-        query = text
-    return paths_from_json(parse_query(query))

@@ -8,17 +8,18 @@ builds a tree of small closures, so rendering does no parsing and never uses ``e
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import re
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Final
 
-from ..errors import TemplateError
+from ..errors import DefinitionError, TemplateError
+from ..fields import join
+from ..jsoncodec import iso_datetime, json_default, json_safe
 from .lookups import Render, dict_render, list_render, lookup_render, splice_render
 from .paths import MISSING, Path, compile_path
 
@@ -28,12 +29,13 @@ __all__ = [
     "Template",
     "compile_template",
     "find_placeholders",
-    "json_default",
+    "template",
     "to_text",
 ]
 
 #: The variable roots a placeholder may start with.
-ROOTS: Final = frozenset({"$context", "$jobsMapByNodeKey", "$scopes", "$system", "$env"})
+ROOTS: Final = frozenset({"$context", "$jobsMapByNodeKey", "$scopes", "$system", "$env",
+                          "$execution"})
 # The roots the template being compiled may use (compile_template's ``roots``).
 _ROOTS: ContextVar[frozenset[str]] = ContextVar("webhook_workflow_template_roots",
                                                 default=ROOTS)
@@ -83,18 +85,6 @@ def _compile_placeholder_path(text: str) -> Path:
 # --- text conversion ------------------------------------------------------------------------
 
 
-def _iso_datetime(value: datetime) -> str:
-    """``2026-11-28T01:18:48.123Z`` (JS ``toISOString``); a naive datetime is taken as UTC."""
-    if value.utcoffset() is not None:
-        # datetime.max with a negative offset cannot move to UTC: keep its wall time then.
-        with contextlib.suppress(OverflowError):
-            value = value.astimezone(UTC)
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
-        f"{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}Z"
-    )
-
-
 def _js_number(value: float) -> str:
     """A float as JavaScript's ``Number.prototype.toString`` writes it."""
     if math.isnan(value):
@@ -129,15 +119,6 @@ def _js_number(value: float) -> str:
     return f"{sign}{head}e{'+' if power >= 0 else '-'}{abs(power)}"
 
 
-def json_default(value: Any) -> Any:
-    """``default=`` hook for :func:`json.dumps`: datetimes and dates as ISO text."""
-    if isinstance(value, datetime):
-        return _iso_datetime(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
 def _lenient_default(value: Any) -> Any:
     # Splicing must not fail on a stray non-JSON object inside a container.
     if isinstance(value, date):
@@ -147,24 +128,6 @@ def _lenient_default(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return list(value)
     return to_text(value)
-
-
-def json_safe(value: Any, active: frozenset[int] = frozenset()) -> Any:
-    """A copy that strict JSON accepts: non-finite floats, integers too large to write (over
-    Python's digit limit; JavaScript would hold Infinity) and cycles become None (as
-    ``JSON.stringify`` writes ``null`` for NaN and Infinity)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 14_000:
-        return None
-    if not isinstance(value, Mapping | list | tuple):
-        return value
-    if id(value) in active:
-        return None
-    inner = active | {id(value)}
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v, inner) for k, v in value.items()}
-    return [json_safe(v, inner) for v in value]
 
 
 def _compact_json(value: Any) -> str:
@@ -204,7 +167,7 @@ def to_text(value: Any) -> str:
     if isinstance(value, float):
         return _js_number(value)
     if isinstance(value, datetime):
-        return _iso_datetime(value)
+        return iso_datetime(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Mapping | list | tuple):
@@ -327,3 +290,17 @@ def _compile_list(value: list[Any], where: str, paths: dict[str, None]) -> Rende
     if all(render is None for _item, render in entries):
         return None
     return list_render(entries)
+
+
+def template(value: Any, path: str, roots: frozenset[str] | None = None) -> Template:
+    """Compile ``value`` as a template; a bad placeholder is a :class:`DefinitionError` at the
+    exact field path (``nodes[0].config.body.items[1]``)."""
+    try:
+        return compile_template(value, roots)
+    except TemplateError as exc:
+        where = exc.where
+        full = path if not where else (path + where if where.startswith("[") else
+                                       join(path, where))
+        raise DefinitionError(full, exc.reason) from None
+    except RecursionError:
+        raise DefinitionError(path, "nests too deeply") from None

@@ -11,8 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from ...errors import ExpressionError
-from ...nodes.calculators import CALCULATORS
 from ..templates import to_text
+from .calculators import CALCULATORS
 from .functions import ArgumentError
 from .tree import Binary, Call, Chain, Cond, Interp, ListOf, Lit, Node, Unary, Var
 from .values import (

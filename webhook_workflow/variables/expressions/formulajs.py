@@ -14,7 +14,7 @@ from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, ROUND_UP
 from typing import Any, Final
 
-from ...nodes.calculators import equal
+from .calculators import equal
 from .functions import (
     ArgumentError,
     Function,

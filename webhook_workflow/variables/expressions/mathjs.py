@@ -11,7 +11,7 @@ import math
 from decimal import ROUND_HALF_UP
 from typing import Any, Final
 
-from ...nodes.calculators import CALCULATORS
+from .calculators import CALCULATORS
 from .functions import (
     ArgumentError,
     Function,

@@ -14,8 +14,8 @@ import re
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Any, Final
 
-from ...definition.fields import type_name
 from ...errors import ExpressionError
+from ...fields import type_name
 from ..templates import to_text
 
 __all__ = [

@@ -1,7 +1,8 @@
 """The ``basic`` condition engine: NocoBase's calculators and and/or groups.
 
 Comparisons follow JavaScript's loose rules where users rely on them (``"1" == 1`` is true,
-numbers compare numerically with numeric strings) and compare datetimes by time.
+numbers compare numerically with numeric strings) and compare a datetime, with anything but a
+boolean or null, by its epoch milliseconds, as NocoBase's ``logicCalculate`` does with Dates.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from ..definition.fields import join, template, type_name
-from ..errors import DefinitionError
-from ..variables.templates import Template, to_text
+from ...errors import DefinitionError
+from ...fields import join, type_name
+from ..dates import to_ms
+from ..templates import Template, template, to_text
 
 __all__ = ["CALCULATORS", "Calculation", "compile_calculation"]
 
@@ -52,14 +54,36 @@ def _instant(value: Any) -> datetime | None:
     return None
 
 
+#: JavaScript's TimeClip: a Date holds at most 8.64e15 ms either side of the epoch.
+_MAX_TIME = 8.64e15
+
+
+def _time(value: Any) -> int | None:
+    """``new Date(value).getTime()`` for the other operand of a Date; None when NaN.
+
+    A datetime is its epoch milliseconds (whole, as JavaScript keeps them), a number is
+    taken as epoch milliseconds (truncated), text is read as ISO 8601.
+    """
+    moment = _instant(value)
+    if moment is None and isinstance(value, str):
+        moment = _parse_iso(value)
+    if moment is not None:
+        return to_ms(moment)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # NaN and infinities fail the bound too; a huge int compares exactly, as no float.
+        return math.trunc(value) if abs(value) <= _MAX_TIME else None
+    return None
+
+
 def _comparable(a: Any, b: Any) -> tuple[Any, Any] | None:
     """Bring two operands to a common comparable form, or None when they do not compare."""
-    ta, tb = _instant(a), _instant(b)
-    if ta is not None or tb is not None:
-        if ta is None and isinstance(a, str):
-            ta = _parse_iso(a)
-        if tb is None and isinstance(b, str):
-            tb = _parse_iso(b)
+    if _instant(a) is not None or _instant(b) is not None:
+        # NocoBase's logicCalculate: with a Date on either side, a boolean or null never
+        # compares; anything else becomes ``new Date(x).getTime()``, so a datetime equals
+        # its epoch milliseconds and is greater than 0.
+        if isinstance(a, bool) or isinstance(b, bool):
+            return None
+        ta, tb = _time(a), _time(b)
         return (ta, tb) if ta is not None and tb is not None else None
     if isinstance(a, str) and isinstance(b, str):
         return a, b
@@ -80,7 +104,7 @@ def _parse_iso(text: str) -> datetime | None:
 
 
 def equal(a: Any, b: Any) -> bool:
-    """Loose equality (JavaScript ``==`` for JSON values; datetimes by time)."""
+    """Loose equality (JavaScript ``==`` for JSON values; a datetime by its epoch ms)."""
     if a is None or b is None:
         return a is None and b is None
     if isinstance(a, list | dict) or isinstance(b, list | dict):
@@ -185,12 +209,16 @@ class Calculation:
 
 def compile_calculation(value: Any, path: str, depth: int = 0,
                         roots: frozenset[str] | None = None) -> Calculation:
-    """Validate and compile a basic calculation ``{"group": {"type", "calculations"}}``;
-    ``roots`` limits the variables its operands may use (trigger filters)."""
+    """Validate and compile a basic calculation ``{"group": {"type", "calculations"}}``, or a
+    single ``{"calculator", "operands"}`` item (``{}`` holds), as NocoBase's ``logicCalculate``
+    takes both; ``roots`` limits the variables its operands may use (trigger filters)."""
     if depth > MAX_GROUP_DEPTH:
         raise DefinitionError(path, f"groups nest deeper than {MAX_GROUP_DEPTH}")
+    if isinstance(value, dict) and "group" not in value:
+        return Calculation("and", [_compile_item(value, path, roots)])
     if not isinstance(value, dict) or set(value) != {"group"}:
-        raise DefinitionError(path, 'must be an object {"group": {"type", "calculations"}}')
+        raise DefinitionError(path, 'must be an object {"group": {"type", "calculations"}} or '
+                              'one {"calculator", "operands"} item')
     group, gpath = value["group"], join(path, "group")
     if not isinstance(group, dict):
         raise DefinitionError(gpath, f"must be an object, got {type_name(group)}")

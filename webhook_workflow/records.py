@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, NamedTuple, TypeVar, overload
 
 from .ids import new_id
 from .status import RUNNING, Status, execution_status, execution_status_name
 
-__all__ = ["Execution", "Job", "utcnow"]
+__all__ = ["Execution", "FlowMark", "Job", "utcnow"]
 
 _clock = time.time
 _fromtimestamp = datetime.fromtimestamp
@@ -136,9 +136,23 @@ class Job:
         }
 
 
+class FlowMark(NamedTuple):
+    """The flow control an execution is under (``options.concurrency`` / ``throttle`` /
+    ``debounce``), with its keys rendered when it was acknowledged: what the store's claim
+    reads to decide when it may start. Times are epoch seconds, periods seconds."""
+
+    concurrency_key: str | None = None
+    concurrency_limit: int | None = None
+    throttle_key: str | None = None
+    throttle_limit: int | None = None
+    throttle_period: float | None = None
+    debounce_key: str | None = None
+    not_before: float | None = None
+
+
 _EXECUTION_FIELDS = ("workflow_key", "version", "context", "status", "sync", "output",
                      "response", "replay_of", "parent_id", "stack", "id", "created_at",
-                     "started_at", "finished_at", "jobs")
+                     "started_at", "finished_at", "reason", "flow", "trace", "origin", "jobs")
 
 
 class Execution:
@@ -148,11 +162,15 @@ class Execution:
     answer of a sync execution (``{"status", "headers", "body"}``), else ``None``.
     ``parent_id`` is the execution whose ``subflow`` node started this one; ``stack`` the
     workflow keys of the ancestors (subflow chains), oldest first, which bounds recursion.
+    ``reason`` says why an execution ended other than RESOLVED (``"timeout"``,
+    ``"manual_cancel"``, ``"node:<key>"`` ...: see the execution log's docs), else ``None``.
+    ``trace`` is the trace context it continues (W3C ``traceparent``/``tracestate`` headers,
+    recorded at its webhook request when tracing is on), else ``None``.
     """
 
-    __slots__ = ("_created", "_finished", "_started", "_status", "context", "id", "jobs",
-                 "output", "parent_id", "replay_of", "response", "stack", "sync", "version",
-                 "workflow_key")
+    __slots__ = ("_created", "_finished", "_started", "_status", "context", "flow", "id",
+                 "jobs", "origin", "output", "parent_id", "reason", "replay_of", "response",
+                 "stack", "sync", "trace", "version", "workflow_key")
 
     created_at: _Instant[datetime] = _Instant("_created")
     started_at: _Instant[datetime | None] = _Instant("_started")
@@ -166,7 +184,9 @@ class Execution:
                  created_at: datetime | float | None = None,
                  started_at: datetime | float | None = None,
                  finished_at: datetime | float | None = None,
-                 jobs: list[Job] | None = None) -> None:
+                 jobs: list[Job] | None = None, reason: str | None = None,
+                 flow: FlowMark | None = None,
+                 trace: dict[str, str] | None = None, origin: str | None = None) -> None:
         self.workflow_key = workflow_key
         self.version = version
         self.context = context
@@ -182,6 +202,15 @@ class Execution:
         self._started = started_at
         self._finished = finished_at
         self.jobs: list[Job] = [] if jobs is None else jobs
+        self.reason = reason
+        #: The flow control it is under (async workflows with ``options.concurrency`` ...).
+        self.flow = flow
+        #: The trace context to continue (propagation headers), or None: kept with the
+        #: execution so a run on another worker, process or host joins the request's trace.
+        self.trace = trace
+        #: Where its webhook was served (``scheme://host`` and mount point), for resume URLs
+        #: when the engine has no ``public_url``; else None.
+        self.origin = origin
 
     @property
     def status(self) -> Status | None:
@@ -226,5 +255,6 @@ class Execution:
             "created_at": self.created_at,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "reason": self.reason,
             "jobs": [job.to_dict() for job in self.jobs],
         }

@@ -6,7 +6,7 @@ from enum import IntEnum
 from typing import cast
 
 __all__ = ["FINISHED", "RUNNING", "Status", "execution_status", "execution_status_name",
-           "status_from_value"]
+           "job_status", "status_from_value", "status_name"]
 
 
 class Status(IntEnum):
@@ -45,11 +45,38 @@ class _Running(IntEnum):
 RUNNING: Status = cast(Status, _Running.STARTED)
 
 
+_KNOWN: dict[int, Status] = {int(s): s for s in Status}
+_KNOWN[0] = Status.PENDING
+
+
 def execution_status(value: Status | int | None) -> Status | None:
-    """An execution's status as it is kept: 0 as :data:`RUNNING`, so it reads STARTED."""
+    """An execution's status as it is kept: 0 as :data:`RUNNING`, so it reads STARTED.
+
+    A number outside the enum (a custom node's job status such as 100 or -100) becomes the
+    status of its sign, as NocoBase's ``Processor.exit`` maps it (``StatusMap[s] ??
+    Math.sign(s)``): an execution always ends with a status NocoBase knows.
+    """
     if value is None:
         return None
-    return RUNNING if value == 0 else Status(value)
+    if value == 0:
+        return RUNNING
+    known = _KNOWN.get(value)
+    return known if known is not None else _KNOWN[(value > 0) - (value < 0)]
+
+
+def job_status(value: int) -> Status:
+    """A job's status as it is kept: a known number as its :class:`Status`, any other number
+    (a custom node's own status, 100 or -100) as that very number, as NocoBase keeps it."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"not a job status: {value!r}")
+    known = _KNOWN.get(value)
+    return known if known is not None else cast(Status, int(value))
+
+
+def status_name(value: int) -> str:
+    """The name of a job status (``RESOLVED``), or its number for a custom one (``100``)."""
+    known = _KNOWN.get(value)
+    return known.name if known is not None else str(int(value))
 
 
 #: Statuses that end a job or an execution (everything but PENDING/STARTED).

@@ -52,7 +52,8 @@ def _tally(config: dict[str, Any], ctx: Any) -> int:
 
 def app() -> Callable[..., Any]:
     """The benchmark app on the store ``BENCH_STORE`` names; ``GET /bench/status`` answers
-    how many executions ended and whether any is queued or running."""
+    how many executions ended, whether any is queued or running, how many are queued and
+    the age of the oldest queued one (seconds)."""
     engine = Engine(os.environ.get("BENCH_STORE", "memory"), max_queue=1_000_000,
                     max_executions=1000)
     engine.register_node("tally", _tally)
@@ -62,7 +63,12 @@ def app() -> Callable[..., Any]:
         if scope["type"] != "http":
             return
         busy = await asyncio.to_thread(engine.dispatcher.busy)
-        body = json.dumps({"done": _finished[0], "busy": busy}).encode()
+        depth = await asyncio.to_thread(engine.store.queued_count)
+        oldest = getattr(engine.store, "oldest_queued_at", None)
+        since = await asyncio.to_thread(oldest) if oldest is not None else None
+        age = 0.0 if since is None else max(0.0, time.time() - since)
+        body = json.dumps({"done": _finished[0], "busy": busy, "queued": depth,
+                           "oldest_age": age}).encode()
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})

@@ -171,6 +171,25 @@ def test_released_execution_is_claimed_again_when_due(store: Store) -> None:
     assert [(j.node_key, j.status) for j in again.jobs] == [("wait", Status.PENDING)]
 
 
+def test_claim_takes_queued_and_due_executions_in_arrival_order(store: Store) -> None:
+    """The oldest claimable execution comes first, whether it waits in the queue or woke
+    from a timer, and whatever the size of the backlog behind it."""
+    older, waking = queued(), queued()
+    store.add(older)
+    store.add(waking)
+    assert store.claim("me", ["w"], 30).id == older.id  # type: ignore[union-attr]
+    taken = store.claim("me", ["w"], 30)
+    assert taken is not None and taken.id == waking.id
+    backlog = [queued() for _ in range(3)]
+    for e in backlog:
+        store.add(e)
+    store.release(taken, time.time() - 1)  # due at once: it came in before the backlog
+    assert store.claim("other", ["w"], 30).id == waking.id  # type: ignore[union-attr]
+    assert [store.claim("other", ["w"], 30).id for _ in backlog] == [  # type: ignore[union-attr]
+        e.id for e in backlog]
+    assert store.claim("other", ["w"], 30) is None
+
+
 def test_a_waiting_execution_is_woken_once(store: Store) -> None:
     """A wake hands the job its result; until a worker runs it, another wake is refused
     and changes nothing (two callers resuming the same job: one wins)."""

@@ -70,6 +70,7 @@ class Processor(Waiting):
         "spawn",
         "timezone",
         "unsaved",
+        "unsaved_effect",
         "watch",
         "workflow",
     )
@@ -119,12 +120,17 @@ class Processor(Waiting):
         #: Records a child execution's end; set by the engine on child processors.
         self.on_finish: Callable[[Processor], None] | None = None
         #: Persists jobs as the run goes (durable async runs); set by the engine. Jobs are
-        #: buffered and flushed before any effect (work with consequences outside the run)
-        #: and when the run ends or waits, as NocoBase does: after a crash the run resumes
-        #: after the last flushed job, so nodes since then run again (a node with effects
-        #: that was interrupted, or had finished but was not flushed yet, too).
+        #: buffered and flushed before an effect (work with consequences outside the run)
+        #: when an effect ran since the last flush, and when the run ends or waits: after a
+        #: crash the run resumes after the last flushed job, so nodes since then run again
+        #: (a node with effects that was interrupted, or had finished but was not flushed
+        #: yet, too). Nodes without effects only compute from the run's own data, so
+        #: running them again gives what they gave: writing their jobs before the first
+        #: effect would cost a store write per execution and protect nothing.
         self.on_flush: Callable[[list[Job]], None] | None = None
         self.unsaved: dict[str, Job] = {}
+        #: True when an effect ran since the last flush (its node's job is not written).
+        self.unsaved_effect = False
         self.logger = log or logger
         self.node_runs = 0
         #: The HTTP answer a Response node chose (sync workflows), else None.
@@ -198,6 +204,7 @@ class Processor(Waiting):
 
     def flush(self) -> None:
         """Hand the jobs saved since the last flush to :attr:`on_flush`."""
+        self.unsaved_effect = False
         if self.unsaved and self.on_flush is not None:
             jobs = list(self.unsaved.values())
             self.unsaved.clear()
@@ -322,18 +329,22 @@ class Processor(Waiting):
             kind, node, value = _RESUME, parent, job
 
     def _effects(self, node_steps: Generator[Call, Any, Outcome]) -> Generator[Call, Any, Outcome]:
-        """Pass a node's effects to the driver, flushing saved jobs before each one."""
+        """Pass a node's effects to the driver, flushing saved jobs before each one that
+        follows another (see :attr:`on_flush`)."""
         try:
             effect = next(node_steps)
             while True:
-                self.flush()
+                if self.unsaved_effect:
+                    self.flush()
                 if self.watch is not None:
                     effect = self.watch.effect(effect)
                 try:
                     value = yield effect
                 except Exception as exc:
+                    self.unsaved_effect = True
                     effect = node_steps.throw(exc)
                 else:
+                    self.unsaved_effect = True
                     effect = node_steps.send(value)
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]

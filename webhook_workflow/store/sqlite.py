@@ -35,6 +35,7 @@ from .rows import (
     load,
     to_epoch,
 )
+from .sqlite_claim import CLAIM
 from .sqlite_connect import connect, first_connect
 from .sqlite_pages import SQLitePages
 from .sqlite_schema import MIGRATIONS, SCHEMA_VERSION
@@ -42,20 +43,6 @@ from .sqlite_upkeep import SQLiteUpkeep
 from .sqlite_writer import Writer
 
 __all__ = ["SQLiteStore"]
-
-#: When a queued execution ``q`` may start (its flow control, records.FlowMark), with three
-#: ``now`` parameters: after its debounce period; while fewer than its concurrency limit of
-#: its key run (a live lease; one waiting on a timer does not count); while fewer than its
-#: throttle limit of its key started within the period. The checks cost nothing for the
-#: executions without flow control (their columns are null).
-_MAY_START = (
-    "(q.not_before IS NULL OR q.not_before <= ?) "
-    "AND (q.concurrency_limit IS NULL OR (SELECT count(*) FROM executions r "
-    "  WHERE r.workflow_key = q.workflow_key AND r.concurrency_key = q.concurrency_key "
-    "  AND r.status = 0 AND r.owner IS NOT NULL AND r.lease_until >= ?) < q.concurrency_limit) "
-    "AND (q.throttle_limit IS NULL OR (SELECT count(*) FROM executions r "
-    "  WHERE r.workflow_key = q.workflow_key AND r.throttle_key = q.throttle_key "
-    "  AND r.claimed_at > ? - q.throttle_period) < q.throttle_limit)")
 
 # Far enough in the future to mean "until someone wakes it" while staying a REAL.
 _NEVER = 1e18
@@ -271,17 +258,9 @@ class SQLiteStore(SQLiteUpkeep, SQLitePages, CommitsLater):
         now = time.time()
 
         def claim(conn: sqlite3.Connection) -> Execution | None:
-            row = conn.execute(
-                "UPDATE executions SET owner = ?, lease_until = ?, status = 0, wake_at = NULL, "
-                "claimed_at = COALESCE(claimed_at, ?) "
-                "WHERE seq = (SELECT seq FROM executions q "
-                "  WHERE workflow_key IN (SELECT value FROM json_each(?)) AND ("
-                f"    (status IS NULL AND {_MAY_START}) OR (status = 0 AND sync = 0 "
-                "      AND (owner IS NULL OR lease_until < ?) "
-                "      AND (wake_at IS NULL OR wake_at <= ?))) "
-                "  ORDER BY seq LIMIT 1) RETURNING id",
-                (owner, now + lease, now, json.dumps(list(workflow_keys)), now, now, now, now,
-                 now)).fetchone()
+            keys = json.dumps(list(workflow_keys))
+            row = conn.execute(CLAIM, (owner, now + lease, now, keys, now, now, now, keys,
+                                        now, now)).fetchone()
             if row is None:
                 return None
             return self._read(conn, row[0])
@@ -372,7 +351,9 @@ class SQLiteStore(SQLiteUpkeep, SQLitePages, CommitsLater):
              limit: int = 50, since: float | None = None,
              until: float | None = None) -> list[Execution]:
         where, args = list_filter(workflow_key, status, "?", since=since, until=until)
-        sql = f"SELECT {_EXECUTION_COLUMNS} FROM executions{where} ORDER BY seq DESC LIMIT ?"
+        # Newest first as the console's pages are, so the (…, created_at) indexes serve it.
+        sql = (f"SELECT {_EXECUTION_COLUMNS} FROM executions{where} "
+               "ORDER BY created_at DESC, seq DESC LIMIT ?")
         conn = self._conn()
         try:
             rows = conn.execute(sql, (*args, limit)).fetchall()

@@ -130,6 +130,15 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX executions_by_replay ON executions (replay_of) WHERE replay_of IS NOT NULL;
     CREATE INDEX idempotency_by_key ON idempotency (key);
     """,
+    # The claim's two halves (store.sqlite_claim): what is queued, and what runs in the
+    # background (sync = 0), each in seq order. They replace the index on (status,
+    # workflow_key, seq), which every claim and every end of a run rewrote: lists by status
+    # walk the (status, created_at) indexes instead.
+    """
+    CREATE INDEX executions_queued ON executions (seq) WHERE status IS NULL;
+    CREATE INDEX executions_claimable ON executions (seq) WHERE status = 0 AND sync = 0;
+    DROP INDEX executions_by_status;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

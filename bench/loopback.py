@@ -166,10 +166,10 @@ def _python_load(url: str, body: bytes, headers: Mapping[str, str], seconds: flo
                 latencies[int(len(latencies) * 0.999)] * 1000, latencies[-1] * 1000)
 
 
-def uvicorn_command(app: str, port: int) -> list[str]:
-    """uvicorn with one worker serving the factory ``app``."""
+def uvicorn_command(app: str, port: int, workers: int = 1) -> list[str]:
+    """uvicorn with ``workers`` worker processes (default one) serving the factory ``app``."""
     return [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1",
-            "--port", str(port), "--workers", "1", "--log-level", "warning",
+            "--port", str(port), "--workers", str(workers), "--log-level", "warning",
             "--no-access-log"]
 
 

@@ -1,7 +1,8 @@
 """The stores side by side: async acknowledgements and end-to-end executions per second.
 
-``python -m bench.stores [--seconds 5] [--postgres URL]`` serves one async workflow (an
-output node and a counter) under uvicorn (one worker, the engine's 4 worker threads) on each
+``python -m bench.stores [--seconds 5] [--postgres URL] [--processes 1]`` serves one async
+workflow (an output node and a counter) under uvicorn (one worker process, or
+``--processes`` of them on one store, each with the engine's 4 worker threads) on each
 store in turn: memory, SQLite (a file in a temporary folder, WAL, ``synchronous=NORMAL``)
 and PostgreSQL (the URL given, else ``WEBHOOK_WORKFLOW_TEST_POSTGRES``; under a table
 prefix of its own, dropped after), once as configured and once with
@@ -41,6 +42,11 @@ HOOK = {"key": "hook", "nodes": [
     {"key": "o", "type": "output", "config": {"value": "{{$context.body.order.id}}"}},
     {"key": "n", "type": "tally"}]}
 
+#: The published figure of the closest peer, printed beside ours.
+N8N = ("For comparison, n8n publishes up to 220 workflow executions/s on a single instance "
+       "(ECS c5a.large: 2 vCPUs, 4 GB; "
+       "https://docs.n8n.io/hosting/scaling/performance-benchmarking/).")
+
 _done = itertools.count()
 _finished = [0]
 
@@ -62,18 +68,32 @@ def app() -> Callable[..., Any]:
     async def status(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        busy = await asyncio.to_thread(engine.dispatcher.busy)
-        depth = await asyncio.to_thread(engine.store.queued_count)
-        oldest = getattr(engine.store, "oldest_queued_at", None)
-        since = await asyncio.to_thread(oldest) if oldest is not None else None
-        age = 0.0 if since is None else max(0.0, time.time() - since)
-        body = json.dumps({"done": _finished[0], "busy": busy, "queued": depth,
-                           "oldest_age": age}).encode()
+        body = json.dumps(await asyncio.to_thread(_state, engine)).encode()
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})
 
     return WebhookMiddleware(status, engine=engine)
+
+
+def _state(engine: Engine) -> dict[str, Any]:
+    """What ``/bench/status`` answers. With several processes on one store (``BENCH_SHARED``)
+    the counts are the store's, whichever process answers; else this process's."""
+    store = engine.store
+    oldest = getattr(store, "oldest_queued_at", None)
+    since = oldest() if oldest is not None else None
+    depth = store.queued_count()
+    state = {"done": _finished[0], "busy": engine.dispatcher.busy(), "queued": depth,
+             "oldest_age": 0.0 if since is None else max(0.0, time.time() - since)}
+    if os.environ.get("BENCH_SHARED"):
+        counts = store.status_counts(0.0)  # type: ignore[attr-defined]
+        totals: dict[str, int] = {}
+        for by_status in counts.values():
+            for name, count in by_status.items():
+                totals[name] = totals.get(name, 0) + count
+        state["done"] = totals.get("RESOLVED", 0)
+        state["busy"] = depth > 0 or totals.get("STARTED", 0) > 0
+    return state
 
 
 @dataclass
@@ -105,9 +125,10 @@ def _idle(port: int, timeout: float = 300.0) -> dict[str, Any]:
         time.sleep(0.05)
 
 
-def measure_store(url: str, seconds: float, connections: int) -> Result:
+def measure_store(url: str, seconds: float, connections: int, processes: int = 1) -> Result:
     port = free_port()
-    with server(uvicorn_command("bench.stores:app", port), port, {"BENCH_STORE": url}):
+    env = {"BENCH_STORE": url, **({"BENCH_SHARED": "1"} if processes > 1 else {})}
+    with server(uvicorn_command("bench.stores:app", port, processes), port, env):
         target = f"http://127.0.0.1:{port}/api/webhook:trigger/hook"
         load(target, BODY, {}, seconds=1, connections=connections)  # warm up
         before = _idle(port)
@@ -144,15 +165,18 @@ def stores(postgres: str | None) -> Iterator[dict[str, str]]:
 
 
 def measure(seconds: float = 5.0, connections: int = 16,
-            postgres: str | None = None) -> dict[str, Result]:
+            postgres: str | None = None, processes: int = 1) -> dict[str, Result]:
     results: dict[str, Result] = {}
     with stores(postgres) as urls:
         for name, url in urls.items():
-            results[name] = measure_store(url, seconds, connections)
+            if processes > 1 and name == "memory":
+                continue  # a memory store is one process's own
+            results[name] = measure_store(url, seconds, connections, processes)
     return results
 
 
-def report(results: dict[str, Result], seconds: float, connections: int) -> str:
+def report(results: dict[str, Result], seconds: float, connections: int,
+           processes: int = 1) -> str:
     lines = ["| store | acks/s | p50 ms | p99 ms | errors | executions/s | drain after "
              "load s |", "|---|---:|---:|---:|---:|---:|---:|"]
     for name, r in results.items():
@@ -160,10 +184,11 @@ def report(results: dict[str, Result], seconds: float, connections: int) -> str:
                      f"{r.acks.p99_ms:.2f} | {r.acks.errors} | {r.executions_per_second:,.0f} "
                      f"| {r.drain_seconds:.1f} |")
     tool = next(iter(results.values())).acks.tool
-    lines += ["", f"uvicorn (1 worker, 4 engine workers), async workflow (output node + counter"
-              f"), {seconds:g} s of load by {tool} with {connections} connections on "
+    served = "1 worker" if processes == 1 else f"{processes} worker processes on one store"
+    lines += ["", f"uvicorn ({served}, 4 engine workers each), async workflow (output node "
+              f"+ counter), {seconds:g} s of load by {tool} with {connections} connections on "
               f"127.0.0.1; {os.cpu_count()} CPUs shared by the server, the load and the "
-              f"database. {server_flavour()}."]
+              f"database. {server_flavour()}.", "", N8N]
     if "postgresql" not in results:
         lines.append("PostgreSQL not measured: pass --postgres URL or set "
                      "WEBHOOK_WORKFLOW_TEST_POSTGRES.")
@@ -177,9 +202,12 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("WEBHOOK_WORKFLOW_TEST_POSTGRES"),
                         help="postgresql://user@host/database (default: "
                         "$WEBHOOK_WORKFLOW_TEST_POSTGRES)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="uvicorn worker processes sharing the store (default 1; "
+                        "above 1 the memory store is left out)")
     args = parser.parse_args()
-    results = measure(args.seconds, args.connections, args.postgres)
-    print(report(results, args.seconds, args.connections))
+    results = measure(args.seconds, args.connections, args.postgres, args.processes)
+    print(report(results, args.seconds, args.connections, args.processes))
 
 
 if __name__ == "__main__":

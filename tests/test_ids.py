@@ -112,6 +112,32 @@ def test_4096_ids_in_one_millisecond_then_the_next_waits_for_the_clock() -> None
     assert clock.count >= 5001
 
 
+def test_a_block_of_ids_follows_the_same_rules_as_one_at_a_time() -> None:
+    clock = Clock(T0, reads=5000)
+    gen = IdGenerator(9, clock=clock)
+    first = gen.next()
+    block = gen.many(4100)  # one millisecond's sequence runs out inside the block
+    later = gen.next()
+    ids = [first, *block, later]
+    assert ids == sorted(set(ids)) and len(ids) == 4102
+    assert id_parts(block[0]) == (T0, 9, 1)
+    assert [id_parts(i) for i in block[4093:4096]] == [
+        (T0, 9, 4094), (T0, 9, 4095), (T0 + 1, 9, 0)]
+    assert gen.many(0) == []
+
+
+def test_give_ids_gives_only_the_jobs_without_one() -> None:
+    from webhook_workflow import Job, Status
+    from webhook_workflow.ids import give_ids
+
+    kept = Job(Status.RESOLVED, None, id="123")
+    fresh = [Job(Status.RESOLVED, None) for _ in range(3)]
+    give_ids([kept, *fresh])
+    assert kept.id == "123"
+    numbers = [int(job.id) for job in fresh]
+    assert numbers == sorted(set(numbers))
+
+
 def test_a_clock_stepping_back_is_not_followed() -> None:
     readings = iter([T0 + 10] + [T0] * 9000 + [T0 + 11] * 10)
     gen = IdGenerator(3, clock=lambda: next(readings))

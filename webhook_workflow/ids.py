@@ -21,11 +21,11 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
-from typing import Final, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Final, Protocol
 
 __all__ = ["EPOCH_MS", "INSTANCE_ID", "MAX_INSTANCE", "MAX_SEQUENCE", "IdGenerator", "Keeper",
-           "generator", "id_parts", "instance_id", "new_id", "snowflake"]
+           "generator", "give_ids", "id_parts", "instance_id", "new_id", "snowflake"]
 
 #: NocoBase's epoch (2020-11-10T16:00:00Z) in milliseconds since 1970.
 EPOCH_MS: Final = 1_605_024_000_000
@@ -136,6 +136,10 @@ class IdGenerator:
     # -- ids -----------------------------------------------------------------------------------
     def next(self) -> int:
         """A new id."""
+        return self.many(1)[0]
+
+    def many(self, count: int) -> list[int]:
+        """``count`` new ids, in order, drawn under one lock (the jobs of an execution)."""
         while True:
             with self._lock:
                 instance = self._instance
@@ -143,15 +147,20 @@ class IdGenerator:
                                              or time.monotonic() < self._good_until):
                     now = self.clock()
                     if now > self._last_ms:  # the usual case: a new millisecond
-                        self._last_ms, self._sequence = now, 0
-                    elif self._sequence < MAX_SEQUENCE:
-                        self._sequence += 1
-                    else:
-                        self._next_millisecond(now)
+                        self._last_ms, self._sequence = now, -1
+                    # One reading of the clock for the block: its ids share a millisecond
+                    # and follow each other in sequence, until the sequence runs out.
+                    made: list[int] = []
+                    node = instance << 12
+                    for _ in range(count):
+                        if self._sequence < MAX_SEQUENCE:
+                            self._sequence += 1
+                        else:
+                            self._next_millisecond(self.clock())
+                        made.append(((self._last_ms - EPOCH_MS) << 22) | node | self._sequence)
                     if self._last_ms - EPOCH_MS >= _TIME_LIMIT:
                         raise OverflowError("ids ran out of time bits (2090-07-18)")
-                    return (((self._last_ms - EPOCH_MS) << 22) | (instance << 12)
-                            | self._sequence)
+                    return made
                 keeper = self.keeper
             self._refresh(keeper)
 
@@ -217,3 +226,12 @@ def snowflake() -> int:
 def new_id() -> str:
     """A new id as a string (executions and jobs use these)."""
     return str(generator.next())
+
+
+def give_ids(jobs: Iterable[Any]) -> None:
+    """Give each job of ``jobs`` without an id yet its id, all drawn at once: a store that
+    records an execution's jobs pays one lock for them, not one each."""
+    missing = [job for job in jobs if job._id is None]
+    if missing:
+        for job, number in zip(missing, generator.many(len(missing)), strict=True):
+            job._id = str(number)

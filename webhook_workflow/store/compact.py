@@ -22,6 +22,7 @@ import pickle
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..ids import give_ids
 from ..records import Execution, FlowMark, Job
 from ..status import execution_status, job_status
 
@@ -50,6 +51,7 @@ def _time(value: int | float | None) -> datetime | float | None:
 
 
 def _fields(execution: Execution) -> tuple[Any, ...]:
+    give_ids(execution.jobs)
     status = execution.status
     return (execution.id, execution.workflow_key, execution.version,
             None if status is None else int(status), execution.sync, execution.context,

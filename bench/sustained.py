@@ -1,7 +1,8 @@
 """Sustained load: can the durable workers keep up with the door at a fixed offered rate?
 
-``python -m bench.sustained [--seconds 30] [--fraction 0.8] [--postgres URL]`` serves the
-workflow of :mod:`bench.stores` under uvicorn on SQLite and on PostgreSQL in turn. For each
+``python -m bench.sustained [--seconds 30] [--fraction 0.8] [--postgres URL] [--processes 1]``
+serves the workflow of :mod:`bench.stores` under uvicorn (one process, or ``--processes`` on
+one store) on SQLite and on PostgreSQL in turn. For each
 store it first measures the highest acknowledgement rate (wrk, or the Python client, for 3 s,
 then waits until the queue is empty), then offers ``fraction`` of that rate for ``--seconds``
 with an open-loop client: each request leaves at its scheduled time whether or not the
@@ -139,10 +140,11 @@ class Sustained:
     load: Paced
 
 
-def measure_store(url: str, seconds: float, fraction: float) -> Sustained:
+def measure_store(url: str, seconds: float, fraction: float, processes: int = 1) -> Sustained:
     port = free_port()
     target = f"http://127.0.0.1:{port}{_PATH}"
-    with server(uvicorn_command("bench.stores:app", port), port, {"BENCH_STORE": url}):
+    env = {"BENCH_STORE": url, **({"BENCH_SHARED": "1"} if processes > 1 else {})}
+    with server(uvicorn_command("bench.stores:app", port, processes), port, env):
         load(target, BODY, {}, seconds=1, connections=16)  # warm up
         _idle(port)
         top = load(target, BODY, {}, seconds=3, connections=16).rps
@@ -179,7 +181,8 @@ def measure_store(url: str, seconds: float, fraction: float) -> Sustained:
         drain=drained - loaded if after["done"] else 0.0, load=paced)
 
 
-def report(results: dict[str, Sustained], seconds: float, fraction: float) -> str:
+def report(results: dict[str, Sustained], seconds: float, fraction: float,
+           processes: int = 1) -> str:
     lines = ["| store | max acks/s | offered/s | acks/s | executions/s | executions / acks "
              "| queue depth start / middle / end | oldest queued s | p99 ack ms | late "
              "| drain s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -191,7 +194,8 @@ def report(results: dict[str, Sustained], seconds: float, fraction: float) -> st
             f"{r.executions:,.0f} | {r.executions / r.acks if r.acks else 0:.2f} | "
             f"{' / '.join(f'{d:,}' for d in r.depth)} | {r.oldest_age:.1f} | {p99:.1f} | "
             f"{r.load.late} | {r.drain:.1f} |")
-    lines += ["", f"uvicorn (1 worker, 4 engine workers), async workflow of bench.stores, "
+    served = "1 worker" if processes == 1 else f"{processes} worker processes on one store"
+    lines += ["", f"uvicorn ({served}, 4 engine workers each), async workflow of bench.stores, "
               f"{seconds:g} s at {fraction:.0%} of the store's highest ack rate, open-loop "
               f"client with 32 connections; {os.cpu_count()} CPUs shared by the server, the "
               f"load and the database. {server_flavour()}."]
@@ -209,14 +213,16 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("WEBHOOK_WORKFLOW_TEST_POSTGRES"),
                         help="postgresql://user@host/database (default: "
                         "$WEBHOOK_WORKFLOW_TEST_POSTGRES)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="uvicorn worker processes sharing the store (default 1)")
     args = parser.parse_args()
     results: dict[str, Sustained] = {}
     with stores(args.postgres) as urls:
         for name, url in urls.items():
             if name == "memory" or "synchronous_commit" in name:
                 continue
-            results[name] = measure_store(url, args.seconds, args.fraction)
-    print(report(results, args.seconds, args.fraction))
+            results[name] = measure_store(url, args.seconds, args.fraction, args.processes)
+    print(report(results, args.seconds, args.fraction, args.processes))
 
 
 if __name__ == "__main__":

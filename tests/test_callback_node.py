@@ -18,7 +18,7 @@ import httpx
 import pytest
 from store_urls import store_url
 
-from webhook_workflow import DefinitionError, Engine, Execution, Status
+from webhook_workflow import DefinitionError, Engine, Execution, NodeContext, Status
 from webhook_workflow.testing import WebhookClient, sign_request
 
 
@@ -149,8 +149,16 @@ def test_a_timeout_ends_the_wait(engine: Engine, on_timeout: str, status: Status
 
 
 def test_a_callback_that_comes_before_the_node_waits_is_kept(engine: Engine) -> None:
-    gate = threading.Event()
-    engine.register_node("slow", lambda config, ctx: gate.wait(10) and "slept")
+    gate, reached = threading.Event(), threading.Event()
+    seen: dict[str, str] = {}
+
+    def slow(config: dict[str, object], ctx: NodeContext) -> str:
+        seen["url"] = str(ctx.input)  # the url node's result: the resume URL
+        reached.set()
+        gate.wait(10)
+        return "slept"
+
+    engine.register_node("slow", slow)
     engine.add_workflow({"key": "pay", "nodes": [
         {"key": "url", "type": "output", "config": {"value": "{{$execution.resumeUrls.wait}}"}},
         {"key": "slow", "type": "slow"},
@@ -159,8 +167,8 @@ def test_a_callback_that_comes_before_the_node_waits_is_kept(engine: Engine) -> 
     client = WebhookClient(engine)
     ident = client.post("pay", json={}).execution_id
     assert ident is not None
-    found = until(engine, ident, lambda e: bool(e.jobs) and e.jobs[0].node_key == "url")
-    path = urlsplit(str(found.jobs[0].result)).path
+    assert reached.wait(10)
+    path = urlsplit(seen["url"]).path
     # The third party answers before the execution reached its callback node.
     assert client.post(path, json={"early": True}).status == 200
     gate.set()

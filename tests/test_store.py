@@ -71,6 +71,27 @@ def test_claim_takes_the_oldest_queued_of_the_given_keys(store: Store) -> None:
     assert store.queued_count(["x"]) == 1
 
 
+def test_claimed_execution_carries_everything_it_was_added_with(store: Store) -> None:
+    """A worker runs what claim returns: every field the door stored must come back, the
+    same as a read of the execution after the claim."""
+    from webhook_workflow.records import FlowMark
+
+    execution = queued(replay_of="e-0", parent_id="e-p", stack=["e-p"], origin="replay",
+                       trace={"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01"},
+                       flow=FlowMark(concurrency_key="k", concurrency_limit=3))
+    store.add(execution)
+    claimed = store.claim("me", ["w"], 30)
+    assert claimed is not None
+    got = store.get(execution.id)
+    assert got is not None
+    for name in ("id", "workflow_key", "version", "context", "replay_of", "parent_id", "stack",
+                 "origin", "trace", "flow", "created_at", "status", "jobs"):
+        assert getattr(claimed, name) == getattr(got, name), name
+    assert (claimed.context, claimed.replay_of, claimed.origin, claimed.flow) == (
+        execution.context, "e-0", "replay", execution.flow)
+    assert claimed.status == Status.STARTED and claimed.jobs == []
+
+
 def test_queue_limit_raises_store_unavailable(store: Store) -> None:
     for _ in range(5):
         store.add(queued())

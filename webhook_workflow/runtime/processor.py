@@ -349,39 +349,6 @@ class Processor(Waiting):
         except StopIteration as stop:
             return stop.value  # type: ignore[no-any-return]
 
-    def _start(self) -> tuple[int, CompiledNode, Job | None] | Status:
-        """Where the run starts: the head for a new execution; for one that was interrupted
-        or waited, right after the job saved last (a saved node never runs again)."""
-        workflow = self.workflow
-        if not self._jobs_by_key:
-            return Status.RESOLVED if workflow.head is None else (_RUN, workflow.head, None)
-        last = max(self._jobs_by_key.values(), key=lambda j: j.meta.get("seq", 0))
-        node = workflow.nodes.get(last.node_key)
-        if node is None:
-            self.logger.error("execution %s: node %s is not in version %s", self.execution.id,
-                              last.node_key, workflow.version, extra=fields(
-                                  self.execution.id, workflow.key, last.node_key))
-            return Status.ERROR
-        ancestor = node.parent
-        while ancestor is not None:  # rebuild $scopes of the enclosing nodes (loops)
-            own = self._jobs_by_key.get(ancestor.key)
-            if own is not None:
-                ancestor.impl.restore(ancestor, own, self)
-            ancestor = ancestor.parent
-        branch = last.meta.get("branch")
-        if branch is not None and branch in node.branches:
-            node.impl.restore(node, last, self)
-            return _RUN, node.branches[branch], last
-        if last.status == Status.PENDING:
-            # A waiting node (a timer, a custom wait) is woken with its own job; with several
-            # waiting (parallel branches), the one woken or due first.
-            return self._wake(last)
-        if last.status == Status.RESOLVED and node.downstream is not None:
-            return _RUN, node.downstream, last
-        if node.parent is not None:
-            return _RESUME, node.parent, last
-        return Status(last.status)
-
     def _error_job(self, node: CompiledNode, exc: Exception, resuming: bool) -> Job:
         """Turn an exception raised by a node into its ERROR job (the run goes on safely)."""
         message = str(exc) or type(exc).__name__

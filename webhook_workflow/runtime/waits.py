@@ -3,7 +3,8 @@
 An execution may wait at several nodes at once (the branches of a ``parallel``): each
 waiting node has a PENDING job, due at its timer (a ``delay``), at its retry time
 (``meta["retryAt"]``) or when ``engine.resume`` wakes it. :class:`Waiting` holds the part of
-the processor that picks the node to wake, numbers retry attempts, and ends a run that timed
+the processor that finds where a run starts (again, after an interruption or a wait), picks
+the node to wake, numbers retry attempts, and ends a run that timed
 out or was canceled; the functions answer the same questions for the engine, which releases
 a waiting execution with its due time.
 """
@@ -51,6 +52,39 @@ class Waiting:
 
     def _flushing(self) -> bool:
         raise NotImplementedError
+
+    def _start(self) -> tuple[int, CompiledNode, Job | None] | Status:
+        """Where the run starts: the head for a new execution; for one that was interrupted
+        or waited, right after the job saved last (a saved node never runs again)."""
+        workflow = self.workflow
+        if not self._jobs_by_key:
+            return Status.RESOLVED if workflow.head is None else (_RUN, workflow.head, None)
+        last = max(self._jobs_by_key.values(), key=lambda j: j.meta.get("seq", 0))
+        node = workflow.nodes.get(last.node_key)
+        if node is None:
+            self.logger.error("execution %s: node %s is not in version %s", self.execution.id,
+                              last.node_key, workflow.version, extra=fields(
+                                  self.execution.id, workflow.key, last.node_key))
+            return Status.ERROR
+        ancestor = node.parent
+        while ancestor is not None:  # rebuild $scopes of the enclosing nodes (loops)
+            own = self._jobs_by_key.get(ancestor.key)
+            if own is not None:
+                ancestor.impl.restore(ancestor, own, cast("RunContext", self))
+            ancestor = ancestor.parent
+        branch = last.meta.get("branch")
+        if branch is not None and branch in node.branches:
+            node.impl.restore(node, last, cast("RunContext", self))
+            return _RUN, node.branches[branch], last
+        if last.status == Status.PENDING:
+            # A waiting node (a timer, a custom wait) is woken with its own job; with several
+            # waiting (parallel branches), the one woken or due first.
+            return self._wake(last)
+        if last.status == Status.RESOLVED and node.downstream is not None:
+            return _RUN, node.downstream, last
+        if node.parent is not None:
+            return _RESUME, node.parent, last
+        return Status(last.status)
 
     def _attempt(self, node: CompiledNode, job: Job) -> Job:
         """The job of this attempt of a node that is retried (its policy, or a retry of the

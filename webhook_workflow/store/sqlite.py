@@ -49,6 +49,7 @@ _NEVER = 1e18
 _EXECUTION_COLUMNS = EXECUTION_COLUMNS
 _MARKS = ", ".join("?" * (EXECUTION_COLUMNS.count(",") + 2))  # the columns and lease_until
 _dump, _load, _ts = dump, load, to_epoch
+_CLAIM = CLAIM + EXECUTION_COLUMNS
 
 
 class SQLiteStore(SQLiteUpkeep, SQLitePages, CommitsLater):
@@ -259,11 +260,9 @@ class SQLiteStore(SQLiteUpkeep, SQLitePages, CommitsLater):
 
         def claim(conn: sqlite3.Connection) -> Execution | None:
             keys = json.dumps(list(workflow_keys))
-            row = conn.execute(CLAIM, (owner, now + lease, now, keys, now, now, now, keys,
-                                        now, now)).fetchone()
-            if row is None:
-                return None
-            return self._read(conn, row[0])
+            row = conn.execute(_CLAIM, (owner, now + lease, now, keys, now, now, now, keys,
+                                         now, now)).fetchone()
+            return None if row is None else self._execution(conn, row)
 
         result: Execution | None = self._write(claim)
         return result

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 __all__ = ["CLAIM", "MAY_START"]
 
+# CLAIM ends with RETURNING and takes the execution columns after it (rows.EXECUTION_COLUMNS):
+# the claimed row comes back from the UPDATE itself, with no second read by id.
+
 #: When a queued execution ``q`` may start (its flow control, records.FlowMark), with three
 #: ``now`` parameters: after its debounce period; while fewer than its concurrency limit of
 #: its key run (a live lease; one waiting on a timer does not count); while fewer than its
@@ -33,4 +36,4 @@ CLAIM = (
     "  SELECT * FROM (SELECT seq FROM executions INDEXED BY executions_claimable "
     "    WHERE status = 0 AND sync = 0 AND workflow_key IN (SELECT value FROM json_each(?)) "
     "    AND (owner IS NULL OR lease_until < ?) AND (wake_at IS NULL OR wake_at <= ?) "
-    "    ORDER BY seq LIMIT 1))) RETURNING id")
+    "    ORDER BY seq LIMIT 1))) RETURNING ")

@@ -13,23 +13,32 @@ Requests go to the engine's :class:`~webhook_workflow.gateway.Gateway`, as the d
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
-import os
 import selectors
 import socket
 import threading
 import time
 from contextvars import ContextVar
 from email.utils import formatdate
-from http import HTTPStatus
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import unquote_to_bytes
 
 from .gateway import Acknowledgement, SyncRun
 from .http.headers import asgi_headers
 from .http.response import CoreResponse, error_response
-from .http_wire import BadRequest, Head, Reader, body_framing, escape_log, read_chunked, read_head
+from .http_wire import (
+    BadRequest,
+    Head,
+    Reader,
+    body_framing,
+    escape_log,
+    linger,
+    listen,
+    read_chunked,
+    read_head,
+    status_line,
+    wants_close,
+)
 from .instruments import NO_INSTRUMENTS, RequestWatch
 from .runs import RETRY_AFTER, current_execution
 
@@ -50,8 +59,6 @@ logger = logging.getLogger("webhook_workflow")
 DEFAULT_READ_TIMEOUT = 10.0
 DEFAULT_MAX_CONNECTIONS = 128
 _SLOT_WAIT = 1.0  # how long an accepted connection over the bound waits for a slot
-_LINGER = 2.0  # reading what a refused client still sends, so the close is no reset
-_LINGER_BYTES = 1 << 20
 #: The watch of the webhook request this connection's thread answers (None: not observed).
 _watch: ContextVar[RequestWatch | None] = ContextVar("webhook_workflow_http_watch", default=None)
 #: The largest body a mounted app (the console) is given.
@@ -60,44 +67,11 @@ _MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "O
            "Dec")
 
 
-def listen(host: str, port: int, backlog: int = 256) -> socket.socket:
-    """A listening TCP socket on ``host:port``; ``OSError`` when it cannot be had (the port is
-    in use or out of range, the host unknown)."""
-    if not 0 <= port <= 65535:
-        raise OSError(errno.EINVAL, f"port {port} is out of range 0-65535")
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        if os.name != "nt":  # elsewhere SO_REUSEADDR lets two servers share a port
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(backlog)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def _status_line(status: int) -> str:
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return f"{status} Status {status}"
-
-
 def _log_time() -> str:
     # The stdlib http.server's format (local time), which the access log always had.
     now = time.localtime()
     return (f"{now.tm_mday:02d}/{_MONTHS[now.tm_mon]}/{now.tm_year:04d} "
             f"{now.tm_hour:02d}:{now.tm_min:02d}:{now.tm_sec:02d}")
-
-
-def _wants_close(head: Head) -> bool:
-    tokens = {t.strip(b" \t").lower() for v in head.values(b"connection") for t in v.split(b",")}
-    if b"close" in tokens:
-        return True
-    return head.version < (1, 1) and b"keep-alive" not in tokens
 
 
 class Server:
@@ -251,14 +225,14 @@ class Server:
         except OSError:
             _answered(None)
             return False  # the client went away
-        close = (not complete or _wants_close(head) or self._stopping.is_set()
+        close = (not complete or wants_close(head) or self._stopping.is_set()
                  or (length is None and head.version < (1, 1)))
         try:
             self._send(conn, client, head, response, close=close)
         except OSError:
             return False
         if close and not complete:
-            _linger(conn)
+            linger(conn)
         return not close
 
     def _answer(self, conn: socket.socket, reader: Reader, head: Head, length: int | None,
@@ -348,7 +322,7 @@ class Server:
     def _send(self, conn: socket.socket, client: str, head: Head | None,
               response: CoreResponse, *, close: bool) -> None:
         body = response.body
-        lines = [f"HTTP/1.1 {_status_line(response.status)}"]
+        lines = [f"HTTP/1.1 {status_line(response.status)}"]
         lines.extend(f"{name}: {value}" for name, value in response.headers)
         lines.append(f"Content-Length: {len(body)}")
         lines.append(f"Date: {formatdate(usegmt=True)}")
@@ -373,7 +347,7 @@ class Server:
             self._send(conn, client, head, error_response(status, message), close=True)
         except OSError:
             return False
-        _linger(conn)
+        linger(conn)
         return False
 
     def _turn_away(self, conn: socket.socket, address: object) -> None:
@@ -417,23 +391,3 @@ def _answered(status: int | None) -> None:
     if watch is not None:
         _watch.set(None)
         watch.answered(status)
-
-
-def _linger(conn: socket.socket) -> None:
-    """Close our side, then read (briefly, boundedly) what the client still sends: closing a
-    socket with unread input resets the connection, and the client may lose our answer."""
-    try:
-        conn.shutdown(socket.SHUT_WR)
-        deadline = time.monotonic() + _LINGER
-        total = 0
-        while total < _LINGER_BYTES:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            conn.settimeout(left)
-            data = conn.recv(65536)
-            if not data:
-                break
-            total += len(data)
-    except OSError:
-        pass

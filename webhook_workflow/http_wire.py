@@ -2,19 +2,35 @@
 
 A :class:`Reader` reads a socket with deadlines; :func:`read_head` parses a request head and
 :func:`body_framing` decides how its body is delimited; :func:`read_chunked` decodes a chunked
-body within a byte limit. Anything malformed raises :class:`BadRequest` with the status to
+body within a byte limit; :func:`wants_close` and :func:`status_line` read and write the rest
+of the framing; :func:`listen` opens the listening socket and :func:`linger` closes a
+connection without resetting it. Anything malformed raises :class:`BadRequest` with the status to
 answer; the connection is closed after such an answer.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import socket
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 
-__all__ = ["BadRequest", "Head", "Reader", "body_framing", "escape_log", "read_chunked",
-           "read_head"]
+__all__ = [
+    "BadRequest",
+    "Head",
+    "Reader",
+    "body_framing",
+    "escape_log",
+    "linger",
+    "listen",
+    "read_chunked",
+    "read_head",
+    "status_line",
+    "wants_close",
+]
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VERSION = re.compile(rb"HTTP/([0-9])\.([0-9])")
@@ -241,3 +257,60 @@ def _chunk_line(reader: Reader, idle: float) -> bytes:
     if line is None:
         raise BadRequest(400, "connection closed inside a chunked body")
     return line
+
+
+_LINGER = 2.0  # reading what a refused client still sends, so the close is no reset
+_LINGER_BYTES = 1 << 20
+
+
+def listen(host: str, port: int, backlog: int = 256) -> socket.socket:
+    """A listening TCP socket on ``host:port``; ``OSError`` when it cannot be had (the port is
+    in use or out of range, the host unknown)."""
+    if not 0 <= port <= 65535:
+        raise OSError(errno.EINVAL, f"port {port} is out of range 0-65535")
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if os.name != "nt":  # elsewhere SO_REUSEADDR lets two servers share a port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Status {status}"
+
+
+def wants_close(head: Head) -> bool:
+    tokens = {t.strip(b" \t").lower() for v in head.values(b"connection") for t in v.split(b",")}
+    if b"close" in tokens:
+        return True
+    return head.version < (1, 1) and b"keep-alive" not in tokens
+
+
+def linger(conn: socket.socket) -> None:
+    """Close our side, then read (briefly, boundedly) what the client still sends: closing a
+    socket with unread input resets the connection, and the client may lose our answer."""
+    try:
+        conn.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + _LINGER
+        total = 0
+        while total < _LINGER_BYTES:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            conn.settimeout(left)
+            data = conn.recv(65536)
+            if not data:
+                break
+            total += len(data)
+    except OSError:
+        pass
